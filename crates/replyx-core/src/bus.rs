@@ -1,0 +1,83 @@
+//! The `Bus` seam: cross-process fan-out of stored events and ephemeral signals. A bus
+//! may drop or reorder under failure; sessions detect seq gaps and read the store, so
+//! the bus affects latency, never correctness of the log.
+
+use crate::model::StoredEvent;
+use async_trait::async_trait;
+use replyx_protocol::{DialogId, DialogSummary, Reader, Seq, TypingActor, TypingState};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What a signal says. Signals are not part of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignalBody {
+    /// Someone started or stopped typing.
+    Typing {
+        /// Who.
+        actor: TypingActor,
+        /// Started or stopped.
+        state: TypingState,
+    },
+    /// A read mark moved.
+    Read {
+        /// Which side.
+        reader: Reader,
+        /// The new mark.
+        up_to: Seq,
+    },
+    /// The dialog's inbox row changed (for `/ws/admin/inbox`).
+    Inbox {
+        /// `true` for a new dialog.
+        created: bool,
+        /// The row.
+        summary: DialogSummary,
+    },
+}
+
+/// An ephemeral, dialog-scoped notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// The dialog.
+    pub dialog_id: DialogId,
+    /// What it says.
+    pub body: SignalBody,
+}
+
+/// One item on the bus.
+#[derive(Debug, Clone)]
+pub enum BusMessage {
+    /// A stored event.
+    Event(Arc<StoredEvent>),
+    /// A signal.
+    Signal(Arc<Signal>),
+}
+
+impl BusMessage {
+    /// The dialog it concerns.
+    pub fn dialog_id(&self) -> DialogId {
+        match self {
+            Self::Event(e) => e.dialog_id,
+            Self::Signal(s) => s.dialog_id,
+        }
+    }
+}
+
+/// Receives what the bus carries. Implemented by the hub; must not block.
+pub trait BusSink: Send + Sync + 'static {
+    /// Hands one message to local subscribers.
+    fn deliver(&self, message: BusMessage);
+}
+
+/// Publishes to every process's hub (this one included).
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Sets the local sink; called once at start, before the first publish.
+    fn attach(&self, sink: Arc<dyn BusSink>);
+    /// Publishes a stored event or a signal.
+    async fn publish(&self, message: BusMessage) -> Result<(), String>;
+    /// Checks the bus works (readiness).
+    async fn health(&self) -> Result<(), String>;
+    /// A short name for logs and `/health`.
+    fn name(&self) -> &'static str;
+}

@@ -1,0 +1,23 @@
+//! The pure domain of ReplyX Realtime: stored events and their audiences, handoff
+//! transitions, and the `Store`, `Bus` and `Responder`-facing types that the I/O
+//! crates implement. No I/O crate is a dependency here, so these rules are unit-tested
+//! without sockets or databases.
+#![warn(missing_docs)]
+
+pub mod audience;
+pub mod bus;
+pub mod error;
+pub mod handoff;
+pub mod model;
+pub mod rules;
+pub mod store;
+
+pub use audience::{may_receive, Delivery};
+pub use bus::{Bus, BusMessage, BusSink, Signal, SignalBody};
+pub use error::StoreError;
+pub use handoff::{HandoffAction, HandoffError, Transition};
+pub use model::{
+    Assistant, AssistantPatch, NewAssistant, NewMessage, NewOperator, Operator, OperatorRecord,
+    DialogQuery, DialogRecord, ReplyRule, StoredEvent, Stream,
+};
+pub use store::{Appended, ChangeBatch, ChangeCursor, Store};

@@ -1,0 +1,277 @@
+//! Domain records: operators, assistants, and stored events with both stream positions.
+
+use chrono::{DateTime, Utc};
+use replyx_protocol::{
+    AssistantId, ConnectionKind, DialogId, Event, EventPayload, OperatorId, OperatorRef, Seq,
+    Sender,
+};
+use serde::{Deserialize, Serialize};
+
+/// Which view of a dialog's log a reader gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Every event, notes included.
+    Admin,
+    /// Everything but internal notes.
+    Visitor,
+}
+
+impl Stream {
+    /// The stream a connection kind reads.
+    pub fn of(kind: ConnectionKind) -> Self {
+        if kind.is_visitor() {
+            Self::Visitor
+        } else {
+            Self::Admin
+        }
+    }
+}
+
+/// One event as stored, with what both streams need: the admin stream's previous seq is
+/// always `seq - 1`; the visitor stream's is `prev_visitor_seq`, kept by the store when it
+/// appends, so gap detection works in either stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The dialog.
+    pub dialog_id: DialogId,
+    /// Position in the dialog's log.
+    pub seq: Seq,
+    /// Seq of the previous event visible to visitors (0 if none).
+    pub prev_visitor_seq: Seq,
+    /// What happened.
+    pub payload: EventPayload,
+}
+
+impl StoredEvent {
+    /// Whether visitors may see this event at all.
+    pub fn is_internal(&self) -> bool {
+        self.payload.is_internal()
+    }
+
+    /// The event as `stream` sees it, or `None` when the stream excludes it.
+    pub fn to_wire(&self, stream: Stream) -> Option<Event> {
+        let prev_seq = match stream {
+            Stream::Admin => Seq(self.seq.0.saturating_sub(1)),
+            Stream::Visitor if self.is_internal() => return None,
+            Stream::Visitor => self.prev_visitor_seq,
+        };
+        Some(Event {
+            dialog_id: self.dialog_id,
+            seq: self.seq,
+            prev_seq,
+            payload: self.payload.clone(),
+        })
+    }
+
+    /// The previous seq in `stream` (for gap detection).
+    pub fn prev_seq_in(&self, stream: Stream) -> Seq {
+        match stream {
+            Stream::Admin => Seq(self.seq.0.saturating_sub(1)),
+            Stream::Visitor => self.prev_visitor_seq,
+        }
+    }
+}
+
+/// A message to append.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// The dialog.
+    pub dialog_id: DialogId,
+    /// Who wrote it (fixed by the route, never by the client).
+    pub sender: Sender,
+    /// The text, already validated.
+    pub text: String,
+    /// Idempotency key: the same key in the same dialog returns the first event.
+    pub client_msg_id: Option<String>,
+    /// The operator, for operator messages and notes.
+    pub operator: Option<OperatorRef>,
+    /// Internal note (operators only).
+    pub internal: bool,
+    /// Append only while the dialog has this status (the bot's replies use `Ai`, so a
+    /// reply being produced when an operator takes over is discarded).
+    pub require_status: Option<replyx_protocol::DialogStatus>,
+}
+
+/// A new operator account.
+#[derive(Debug, Clone)]
+pub struct NewOperator {
+    /// Login e-mail, unique.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// An operator as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    /// The id.
+    pub id: OperatorId,
+    /// Login e-mail.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+}
+
+impl Operator {
+    /// The short form carried in events.
+    pub fn to_ref(&self) -> OperatorRef {
+        OperatorRef {
+            id: self.id,
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// An operator with the password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct OperatorRecord {
+    /// The operator.
+    pub operator: Operator,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// One keyword rule of the built-in responder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRule {
+    /// Any of these (case-insensitive substrings) triggers the reply.
+    pub keywords: Vec<String>,
+    /// The reply text.
+    pub reply: String,
+}
+
+/// A configured chat bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assistant {
+    /// The id.
+    pub id: AssistantId,
+    /// Display name.
+    pub name: String,
+    /// First message of every new dialog, if any.
+    pub welcome_message: Option<String>,
+    /// Hosts allowed to embed the site widget (subdomains included).
+    pub allowed_domains: Vec<String>,
+    /// Keyword rules of the built-in responder.
+    pub rules: Vec<ReplyRule>,
+    /// Reply when no rule matches; silence when `None`.
+    pub fallback_reply: Option<String>,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new assistant.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewAssistant {
+    /// Display name.
+    pub name: String,
+    /// First message of new dialogs.
+    #[serde(default)]
+    pub welcome_message: Option<String>,
+    /// Allowed embedding hosts.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// Keyword rules.
+    #[serde(default)]
+    pub rules: Vec<ReplyRule>,
+    /// Reply when no rule matches.
+    #[serde(default)]
+    pub fallback_reply: Option<String>,
+}
+
+/// A partial update of an assistant; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New welcome message (`null` clears it).
+    #[serde(default, with = "double_option")]
+    pub welcome_message: Option<Option<String>>,
+    /// New allowed hosts.
+    pub allowed_domains: Option<Vec<String>>,
+    /// New rules.
+    pub rules: Option<Vec<ReplyRule>>,
+    /// New fallback reply (`null` clears it).
+    #[serde(default, with = "double_option")]
+    pub fallback_reply: Option<Option<String>>,
+}
+
+/// Distinguishes an absent field from an explicit `null` in a patch.
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub(crate) fn deserialize<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// A dialog row with everything the server needs to authorize and describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogRecord {
+    /// The dialog.
+    pub id: DialogId,
+    /// Its assistant.
+    pub assistant_id: AssistantId,
+    /// The visitor's browser id.
+    pub guest_id: replyx_protocol::GuestId,
+    /// Who answers now.
+    pub status: replyx_protocol::DialogStatus,
+    /// The operator holding it.
+    pub operator: Option<OperatorRef>,
+    /// Newest seq of the admin stream.
+    pub last_seq: Seq,
+    /// Newest seq of the visitor stream.
+    pub last_visitor_seq: Seq,
+    /// The visitor's read mark.
+    pub visitor_read_up_to: Seq,
+    /// The operators' read mark.
+    pub operator_read_up_to: Seq,
+    /// Created (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last activity (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DialogRecord {
+    /// Newest seq of `stream`.
+    pub fn last_seq_in(&self, stream: Stream) -> Seq {
+        match stream {
+            Stream::Admin => self.last_seq,
+            Stream::Visitor => self.last_visitor_seq,
+        }
+    }
+
+    /// The API representation for a reader of `stream`.
+    pub fn to_view(&self, stream: Stream) -> replyx_protocol::DialogView {
+        replyx_protocol::DialogView {
+            id: self.id,
+            assistant_id: self.assistant_id,
+            status: self.status,
+            operator: self.operator.clone(),
+            last_seq: self.last_seq_in(stream),
+            visitor_read_up_to: self.visitor_read_up_to,
+            operator_read_up_to: self.operator_read_up_to,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// Filters of the operator inbox list.
+#[derive(Debug, Clone, Default)]
+pub struct DialogQuery {
+    /// Only this status.
+    pub status: Option<replyx_protocol::DialogStatus>,
+    /// Only this assistant.
+    pub assistant_id: Option<AssistantId>,
+    /// At most this many (the caller clamps it).
+    pub limit: u32,
+    /// Only dialogs whose last activity is older than this (paging).
+    pub before: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,23 @@
+//! The ReplyX realtime protocol v1 as types: every id, frame, event, close code and
+//! error code that crosses the wire. PROTOCOL.md is the source of truth; this crate is
+//! its one Rust spelling, shared by the server, the test kit, benches and load tools.
+//!
+//! Invariants: wire strings (event names, codes) are spelled here once; nothing in
+//! this crate does I/O.
+#![warn(missing_docs)]
+
+pub mod close_code;
+pub mod error_code;
+pub mod event;
+pub mod frame;
+pub mod ids;
+pub mod kind;
+pub mod view;
+
+pub use close_code::{CloseCode, ReconnectPolicy};
+pub use error_code::ErrorCode;
+pub use event::{DialogStatus, Event, EventPayload, Message, OperatorRef, Sender};
+pub use frame::{ClientFrame, ServerFrame, TypingActor, TypingState, Reader};
+pub use ids::{AssistantId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq};
+pub use kind::ConnectionKind;
+pub use view::{DialogSummary, DialogView, MessagePreview};
