@@ -1,0 +1,244 @@
+//! `SqliteStore`: the embedded default. Writes go through one connection per process
+//! and open with `BEGIN IMMEDIATE`, so a transaction that reads a dialog's last seq and
+//! appends the next one cannot interleave with another writer, in this process or in
+//! another process on the same file (a blue-green pair). Reads use a separate pool.
+
+mod assistants;
+mod changes;
+mod dialogs;
+mod events;
+mod operators;
+mod rows;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use replyx_core::bus::Signal;
+use replyx_core::handoff::HandoffAction;
+use replyx_core::model::{DialogQuery, DialogRecord};
+use replyx_core::store::ChangeCursor;
+use replyx_core::{
+    Appended, Assistant, AssistantPatch, ChangeBatch, NewAssistant, NewMessage, NewOperator,
+    Operator, OperatorRecord, Store, StoreError, StoredEvent, Stream,
+};
+use replyx_protocol::{AssistantId, DialogId, DialogSummary, GuestId, OperatorId, Reader, Seq};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The SQLite store. Cloning shares the pools.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    /// This process's id, written on events and signals so that the change feed
+    /// returns only other processes' rows.
+    origin: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or
+    /// `sqlite::memory:`) and applies migrations. `origin` names this process.
+    ///
+    /// # Errors
+    /// The database cannot be opened or migrated.
+    pub async fn build(url: &str, origin: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:");
+        // One writer connection: appends in this process queue here instead of
+        // fighting over SQLite's single write lock.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await
+                .map_err(backend)?
+        };
+        let store = Self {
+            write,
+            read,
+            origin: origin.to_owned(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (idempotent).
+    ///
+    /// # Errors
+    /// A migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.write)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.write.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+    }
+}
+
+/// Maps a database error, recognizing unique violations as conflicts.
+pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(db.message().to_owned());
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn create_operator(&self, new: NewOperator) -> Result<Operator, StoreError> {
+        operators::create(&self.write, new).await
+    }
+
+    async fn operator_by_email(&self, email: &str) -> Result<Option<OperatorRecord>, StoreError> {
+        operators::by_email(&self.read, email).await
+    }
+
+    async fn operator(&self, id: OperatorId) -> Result<Option<Operator>, StoreError> {
+        operators::by_id(&self.read, id).await
+    }
+
+    async fn create_assistant(&self, new: NewAssistant) -> Result<Assistant, StoreError> {
+        assistants::create(&self.write, new).await
+    }
+
+    async fn update_assistant(
+        &self,
+        id: AssistantId,
+        patch: AssistantPatch,
+    ) -> Result<Assistant, StoreError> {
+        let mut tx = self.begin().await?;
+        let updated = assistants::update(&mut tx, id, patch).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(updated)
+    }
+
+    async fn assistant(&self, id: AssistantId) -> Result<Option<Assistant>, StoreError> {
+        assistants::by_id(&self.read, id).await
+    }
+
+    async fn list_assistants(&self) -> Result<Vec<Assistant>, StoreError> {
+        assistants::list(&self.read).await
+    }
+
+    async fn open_dialog(
+        &self,
+        assistant: &Assistant,
+        guest: &GuestId,
+    ) -> Result<(DialogRecord, Vec<StoredEvent>, bool), StoreError> {
+        let mut tx = self.begin().await?;
+        let opened = dialogs::open(&mut tx, assistant, guest, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(opened)
+    }
+
+    async fn dialog(&self, id: DialogId) -> Result<Option<DialogRecord>, StoreError> {
+        dialogs::by_id(&self.read, id).await
+    }
+
+    async fn list_dialogs(&self, query: DialogQuery) -> Result<Vec<DialogSummary>, StoreError> {
+        dialogs::list(&self.read, query).await
+    }
+
+    async fn dialog_summary(&self, id: DialogId) -> Result<Option<DialogSummary>, StoreError> {
+        dialogs::summary(&self.read, id).await
+    }
+
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        let mut tx = self.begin().await?;
+        let appended = events::append_message(&mut tx, message, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(appended)
+    }
+
+    async fn handoff(
+        &self,
+        dialog: DialogId,
+        action: HandoffAction,
+        max_held: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut tx = self.begin().await?;
+        let stored = events::handoff(&mut tx, dialog, action, max_held, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(stored)
+    }
+
+    async fn last_status_event(&self, dialog: DialogId) -> Result<Option<StoredEvent>, StoreError> {
+        events::last_status(&self.read, dialog).await
+    }
+
+    async fn events_since(
+        &self,
+        dialog: DialogId,
+        since: Seq,
+        limit: u32,
+        stream: Stream,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        events::since(&self.read, dialog, since, limit, stream).await
+    }
+
+    async fn recent_events(
+        &self,
+        dialog: DialogId,
+        limit: u32,
+        stream: Stream,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        events::recent(&self.read, dialog, limit, stream).await
+    }
+
+    async fn mark_read(
+        &self,
+        dialog: DialogId,
+        reader: Reader,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError> {
+        let mut tx = self.begin().await?;
+        let mark = dialogs::mark_read(&mut tx, dialog, reader, up_to).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(mark)
+    }
+
+    async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError> {
+        changes::append_signal(&self.write, signal, &self.origin).await
+    }
+
+    async fn change_cursor(&self) -> Result<ChangeCursor, StoreError> {
+        changes::cursor(&self.read).await
+    }
+
+    async fn changes_since(
+        &self,
+        cursor: ChangeCursor,
+        limit: u32,
+    ) -> Result<ChangeBatch, StoreError> {
+        changes::since(&self.read, cursor, limit, &self.origin).await
+    }
+
+    async fn prune_signals(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        changes::prune(&self.write, before).await
+    }
+}

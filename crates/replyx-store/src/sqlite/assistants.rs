@@ -1,0 +1,113 @@
+//! Assistants: name, welcome message, allowed domains and reply rules.
+
+use super::{backend, rows};
+use chrono::Utc;
+use replyx_core::{Assistant, AssistantPatch, NewAssistant, StoreError};
+use replyx_protocol::AssistantId;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+const COLUMNS: &str =
+    "id, name, welcome_message, allowed_domains, rules, fallback_reply, created_at";
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+fn assistant(row: &SqliteRow) -> Result<Assistant, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Backend(format!("corrupt assistant: {e}"));
+    Ok(Assistant {
+        id: rows::parse_id(&rows::text(row, "id")?)?,
+        name: rows::text(row, "name")?,
+        welcome_message: rows::opt_text(row, "welcome_message")?,
+        allowed_domains: serde_json::from_str(&rows::text(row, "allowed_domains")?)
+            .map_err(corrupt)?,
+        rules: serde_json::from_str(&rows::text(row, "rules")?).map_err(corrupt)?,
+        fallback_reply: rows::opt_text(row, "fallback_reply")?,
+        created_at: rows::time(row, "created_at")?,
+    })
+}
+
+pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assistant, StoreError> {
+    let a = Assistant {
+        id: AssistantId::new(),
+        name: new.name,
+        welcome_message: new.welcome_message,
+        allowed_domains: new.allowed_domains,
+        rules: new.rules,
+        fallback_reply: new.fallback_reply,
+        created_at: Utc::now(),
+    };
+    sqlx::query(&format!("INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+        .bind(a.id.to_string())
+        .bind(&a.name)
+        .bind(&a.welcome_message)
+        .bind(json(&a.allowed_domains))
+        .bind(json(&a.rules))
+        .bind(&a.fallback_reply)
+        .bind(a.created_at)
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(a)
+}
+
+pub(crate) async fn update(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: AssistantId,
+    patch: AssistantPatch,
+) -> Result<Assistant, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assistants WHERE id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+    let mut a = assistant(&row)?;
+    if let Some(name) = patch.name {
+        a.name = name;
+    }
+    if let Some(welcome) = patch.welcome_message {
+        a.welcome_message = welcome;
+    }
+    if let Some(domains) = patch.allowed_domains {
+        a.allowed_domains = domains;
+    }
+    if let Some(rules) = patch.rules {
+        a.rules = rules;
+    }
+    if let Some(fallback) = patch.fallback_reply {
+        a.fallback_reply = fallback;
+    }
+    sqlx::query(
+        "UPDATE assistants SET name = ?, welcome_message = ?, allowed_domains = ?, rules = ?, \
+         fallback_reply = ? WHERE id = ?",
+    )
+    .bind(&a.name)
+    .bind(&a.welcome_message)
+    .bind(json(&a.allowed_domains))
+    .bind(json(&a.rules))
+    .bind(&a.fallback_reply)
+    .bind(a.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(a)
+}
+
+pub(crate) async fn by_id(pool: &SqlitePool, id: AssistantId) -> Result<Option<Assistant>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assistants WHERE id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(assistant).transpose()
+}
+
+pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<Assistant>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM assistants ORDER BY created_at"))
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(assistant).collect()
+}

@@ -1,0 +1,158 @@
+//! Dialogs: open-or-create for a guest (with the welcome message in the same
+//! transaction), reads, the inbox list, and read marks.
+
+use super::events::{insert, message_payload};
+use super::rows::{self, DIALOG_COLUMNS, DIALOG_FROM};
+use super::backend;
+use chrono::Utc;
+use replyx_core::model::{DialogQuery, DialogRecord};
+use replyx_core::{Assistant, StoreError, StoredEvent};
+use replyx_protocol::{
+    DialogId, DialogSummary, EventPayload, GuestId, MessagePreview, Reader, Sender, Seq,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// Longest preview text in the inbox, in characters.
+const PREVIEW_CHARS: usize = 140;
+
+pub(crate) async fn open(
+    tx: &mut Tx,
+    assistant: &Assistant,
+    guest: &GuestId,
+    origin: &str,
+) -> Result<(DialogRecord, Vec<StoredEvent>, bool), StoreError> {
+    let existing = sqlx::query(&format!(
+        "SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} \
+         WHERE d.assistant_id = ? AND d.guest_id = ? AND d.status <> 'closed'"
+    ))
+    .bind(assistant.id.to_string())
+    .bind(guest.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    if let Some(row) = existing {
+        return Ok((rows::dialog(&row)?, Vec::new(), false));
+    }
+    let id = DialogId::new();
+    let now = Utc::now();
+    sqlx::query(
+        "INSERT INTO dialogs (id, assistant_id, guest_id, status, created_at, updated_at) \
+         VALUES (?, ?, ?, 'ai', ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(assistant.id.to_string())
+    .bind(guest.as_str())
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let mut stored = Vec::new();
+    if let Some(welcome) = assistant.welcome_message.as_ref().filter(|w| !w.trim().is_empty()) {
+        let payload = message_payload(Sender::Assistant, welcome.clone(), None, None, false);
+        stored.push(insert(tx, id, payload, origin).await?);
+    }
+    let row = sqlx::query(&format!("SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"))
+        .bind(id.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok((rows::dialog(&row)?, stored, true))
+}
+
+pub(crate) async fn by_id(pool: &SqlitePool, id: DialogId) -> Result<Option<DialogRecord>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(rows::dialog).transpose()
+}
+
+/// Summary columns: the dialog plus its newest message and unread count.
+fn summary_sql(filter: &str) -> String {
+    format!(
+        "SELECT {DIALOG_COLUMNS}, \
+         (SELECT payload FROM events e WHERE e.dialog_id = d.id AND e.sender IS NOT NULL \
+            ORDER BY e.seq DESC LIMIT 1) AS last_payload, \
+         (SELECT count(*) FROM events e WHERE e.dialog_id = d.id AND e.sender = 'visitor' \
+            AND e.seq > d.operator_read_up_to) AS unread \
+         FROM {DIALOG_FROM} {filter}"
+    )
+}
+
+fn summary_row(row: &SqliteRow) -> Result<DialogSummary, StoreError> {
+    let d = rows::dialog(row)?;
+    let last_message = match rows::opt_text(row, "last_payload")? {
+        Some(json) => match serde_json::from_str(&json) {
+            Ok(EventPayload::MessageCreated { message }) => Some(MessagePreview {
+                sender: message.sender,
+                text: message.text.chars().take(PREVIEW_CHARS).collect(),
+                created_at: message.created_at,
+            }),
+            _ => None,
+        },
+        None => None,
+    };
+    let unread: i64 = row.try_get("unread").map_err(backend)?;
+    Ok(DialogSummary {
+        id: d.id,
+        assistant_id: d.assistant_id,
+        status: d.status,
+        operator: d.operator,
+        last_seq: d.last_seq,
+        last_message,
+        unread_count: unread.max(0) as u64,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    })
+}
+
+pub(crate) async fn summary(pool: &SqlitePool, id: DialogId) -> Result<Option<DialogSummary>, StoreError> {
+    let row = sqlx::query(&summary_sql("WHERE d.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(summary_row).transpose()
+}
+
+pub(crate) async fn list(pool: &SqlitePool, q: DialogQuery) -> Result<Vec<DialogSummary>, StoreError> {
+    let filter = "WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.assistant_id = ?2) \
+                  AND (?3 IS NULL OR d.updated_at < ?3) ORDER BY d.updated_at DESC LIMIT ?4";
+    let rows = sqlx::query(&summary_sql(filter))
+        .bind(q.status.map(|s| s.as_str()))
+        .bind(q.assistant_id.map(|a| a.to_string()))
+        .bind(q.before)
+        .bind(q.limit as i64)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    rows.iter().map(summary_row).collect()
+}
+
+pub(crate) async fn mark_read(
+    tx: &mut Tx,
+    dialog: DialogId,
+    reader: Reader,
+    up_to: Seq,
+) -> Result<Seq, StoreError> {
+    let column = match reader {
+        Reader::Visitor => "visitor_read_up_to",
+        Reader::Operator => "operator_read_up_to",
+    };
+    let row = sqlx::query(&format!(
+        "UPDATE dialogs SET {column} = MAX({column}, MIN(?, last_seq)) WHERE id = ? \
+         RETURNING {column} AS mark"
+    ))
+    .bind(up_to.0 as i64)
+    .bind(dialog.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound)?;
+    rows::seq(&row, "mark")
+}
