@@ -1,0 +1,166 @@
+//! Building and running the server: open the store, choose the bus, wire the hub, bind
+//! the listener; then serve until the shutdown future fires and drain in stages:
+//! readiness 503 → sockets closed with 1012 in spread-out batches → HTTP in flight
+//! finished → background tasks stopped, all under the drain grace deadline.
+
+use crate::auth::Tokens;
+use crate::config::Settings;
+use crate::hub::{Hub, HubLimits};
+use crate::lifecycle::Lifecycle;
+use crate::limits::PerIpLimiter;
+use crate::metrics::Metrics;
+use crate::state::{AppState, Inner};
+use crate::{http, secret};
+use replyx_bus::{LocalBus, StoreWatchBus};
+use replyx_core::{Bus, BusSink, Store};
+use replyx_store::SqliteStore;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A built server: state plus a bound listener.
+pub struct App {
+    /// The state handlers share.
+    pub state: AppState,
+    listener: TcpListener,
+}
+
+/// Opens the store named by the settings.
+///
+/// # Errors
+/// An unsupported URL, or the database cannot be opened or migrated.
+pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<SqliteStore> {
+    anyhow::ensure!(
+        url.starts_with("sqlite:"),
+        "unsupported REPLYX_DATABASE_URL {url:?}: this build stores in SQLite (sqlite://PATH)"
+    );
+    SqliteStore::build(url, origin)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening store {url}: {e}"))
+}
+
+impl App {
+    /// Opens the store, starts the bus and binds the listener.
+    ///
+    /// # Errors
+    /// Store, secret or bind failures.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// As `build`, on an already bound listener (tests bind port 0).
+    ///
+    /// # Errors
+    /// Store or secret failures.
+    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<App> {
+        let origin = uuid::Uuid::new_v4().to_string();
+        let store: Arc<dyn Store> = Arc::new(open_store(&settings.database_url, &origin).await?);
+        let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
+        let lifecycle = Lifecycle::new();
+        let bus: Arc<dyn Bus> = if settings.data_dir().is_some() {
+            // A database file may be shared by other processes (a blue-green pair):
+            // read their changes from it, or their events would never reach us.
+            let bus = StoreWatchBus::new(store.clone(), settings.bus_poll_interval);
+            bus.start(lifecycle.tracker(), lifecycle.stop_token())
+                .await
+                .map_err(|e| anyhow::anyhow!("starting the store-watching bus: {e}"))?;
+            bus
+        } else {
+            Arc::new(LocalBus::new())
+        };
+        let metrics = Metrics::new();
+        let limits = &settings.limits;
+        let hub = Hub::new(
+            HubLimits {
+                visitor_per_dialog: limits.max_visitor_connections_per_dialog,
+                admin_per_dialog: limits.max_admin_connections_per_dialog,
+                total: limits.max_connections,
+                outbox: limits.outbox_capacity,
+            },
+            metrics.clone(),
+        );
+        bus.attach(Arc::new(hub.clone()) as Arc<dyn BusSink>);
+        let state = AppState::new(Inner {
+            tokens: Tokens::new(&secret, settings.operator_token_ttl),
+            ws_connects: PerIpLimiter::per_minute(limits.ws_connects_per_ip_per_minute),
+            visitor_requests: PerIpLimiter::per_minute(limits.visitor_requests_per_ip_per_minute),
+            settings,
+            store,
+            bus,
+            hub,
+            metrics,
+            lifecycle,
+        });
+        spawn_limiter_cleanup(&state);
+        Ok(App { state, listener })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The socket cannot tell.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains (see the module docs).
+    ///
+    /// # Errors
+    /// The HTTP server failed.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let App { state, listener } = self;
+        let addr = listener.local_addr()?;
+        let router = http::router(state.clone());
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            });
+        let server = tokio::spawn(async move { server.await });
+        tracing::info!(bus = state.bus.name(), "listening on http://{addr}");
+
+        shutdown.await;
+        let grace = state.settings.drain_grace;
+        let deadline = tokio::time::Instant::now() + grace;
+        tracing::info!(grace = ?grace, "draining: readiness is 503, closing sockets with 1012");
+        state.lifecycle.begin_drain();
+        let window = (grace / 3).min(Duration::from_secs(10));
+        if tokio::time::timeout_at(deadline, state.hub.drain(window)).await.is_err() {
+            tracing::warn!("socket drain did not finish within the grace period");
+        }
+        let _ = stop_http.send(());
+        match tokio::time::timeout_at(deadline, server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => return Err(anyhow::anyhow!("http server: {e}")),
+            Ok(Err(e)) => return Err(anyhow::anyhow!("http server task: {e}")),
+            Err(_) => tracing::warn!("HTTP requests still running at the end of the grace period"),
+        }
+        if tokio::time::timeout_at(deadline, state.lifecycle.stop_and_wait()).await.is_err() {
+            tracing::warn!("tasks still running at the end of the grace period");
+        }
+        tracing::info!("drained; exiting");
+        Ok(())
+    }
+}
+
+fn spawn_limiter_cleanup(state: &AppState) {
+    let stop = state.lifecycle.stop_token();
+    let task_state = state.clone();
+    state.lifecycle.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {
+                    task_state.ws_connects.forget_idle();
+                    task_state.visitor_requests.forget_idle();
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,79 @@
+//! `replyx migrate`, `operator add`, `assistant add`, `routes`.
+
+use super::StoreArgs;
+use crate::app::open_store;
+use crate::auth::{password, Tokens};
+use crate::config::{ServeOptions, Settings};
+use crate::{http, secret};
+use replyx_core::{NewAssistant, NewOperator, Store};
+use std::io::Read;
+use std::time::Duration;
+
+fn origin() -> String {
+    format!("cli-{}", uuid::Uuid::new_v4())
+}
+
+pub(super) async fn migrate(args: &StoreArgs) -> anyhow::Result<()> {
+    open_store(&args.database_url, &origin()).await?;
+    println!("migrated {}", args.database_url);
+    Ok(())
+}
+
+pub(super) async fn add_operator(args: &StoreArgs, email: String, name: String) -> anyhow::Result<()> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    anyhow::ensure!(password.chars().count() >= 8, "the password must be at least 8 characters");
+    anyhow::ensure!(email.contains('@'), "the e-mail must contain @");
+    let store = open_store(&args.database_url, &origin()).await?;
+    let hash = password::hash(password)?;
+    let operator = store
+        .create_operator(NewOperator { email, name, password_hash: hash })
+        .await
+        .map_err(|e| anyhow::anyhow!("adding operator: {e}"))?;
+    println!("operator {} <{}> id {}", operator.name, operator.email, operator.id);
+    Ok(())
+}
+
+pub(super) async fn add_assistant(
+    args: &StoreArgs,
+    name: String,
+    welcome: Option<String>,
+    domains: Vec<String>,
+    fallback: Option<String>,
+) -> anyhow::Result<()> {
+    let store = open_store(&args.database_url, &origin()).await?;
+    let settings = Settings::resolve(ServeOptions {
+        database_url: Some(args.database_url.clone()),
+        ..Default::default()
+    })?;
+    let secret = secret::resolve(args.secret.as_deref(), settings.data_dir().as_deref())?;
+    let assistant = store
+        .create_assistant(NewAssistant {
+            name,
+            welcome_message: welcome,
+            allowed_domains: domains,
+            rules: Vec::new(),
+            fallback_reply: fallback,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("adding assistant: {e}"))?;
+    let token = Tokens::new(&secret, Duration::from_secs(1)).sign_site(assistant.id, &assistant.allowed_domains);
+    println!("assistant_id {}\nsite_token {}", assistant.id, token);
+    Ok(())
+}
+
+pub(super) fn routes(check: bool) -> anyhow::Result<()> {
+    let table = http::table();
+    print!("{}", http::render_table(&table));
+    if check {
+        if let Err(problems) = http::check_table(&table) {
+            for p in &problems {
+                eprintln!("route check: {p}");
+            }
+            anyhow::bail!("{} route problem(s)", problems.len());
+        }
+        eprintln!("route check: ok ({} routes)", table.len());
+    }
+    Ok(())
+}

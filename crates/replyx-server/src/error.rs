@@ -1,0 +1,118 @@
+//! `ApiError`: the one HTTP error shape `{"error": {"code", "message"}}`, and `AppJson`,
+//! a JSON extractor whose rejections use that shape (400 syntax, 422 shape, 413 size).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::FromRequest;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use replyx_core::{HandoffError, StoreError};
+use replyx_protocol::ErrorCode;
+use serde_json::json;
+
+/// An HTTP error with its code.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The code (fixes the status).
+    pub code: ErrorCode,
+    /// Human-readable detail; never internal details for 500s.
+    pub message: String,
+    /// Seconds for `Retry-After`, on 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None }
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// 401.
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// 422.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidShape, message)
+    }
+
+    /// 500, logging the cause.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {"code": self.code.as_str(), "message": self.message}});
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("dialog"),
+            StoreError::DialogClosed => ApiError::new(ErrorCode::DialogClosed, "the dialog is closed"),
+            StoreError::StatusChanged => {
+                ApiError::new(ErrorCode::InvalidTransition, "the dialog changed status")
+            }
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("already exists: {what}")),
+            StoreError::Handoff(h) => match h {
+                HandoffError::AlreadyTaken => {
+                    ApiError::new(ErrorCode::AlreadyTaken, "another operator holds this dialog")
+                }
+                HandoffError::OperatorCapacity => ApiError::new(
+                    ErrorCode::OperatorCapacity,
+                    "you hold the maximum number of dialogs; release or close one first",
+                ),
+                HandoffError::DialogClosed => ApiError::new(ErrorCode::DialogClosed, "the dialog is closed"),
+                HandoffError::InvalidTransition => ApiError::new(
+                    ErrorCode::InvalidTransition,
+                    "this action does not apply to the dialog's current status",
+                ),
+            },
+            StoreError::Backend(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections are `ApiError`s.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::BadRequest, e.body_text()),
+            JsonRejection::MissingJsonContentType(e) => {
+                ApiError::new(ErrorCode::UnsupportedMediaType, e.body_text())
+            }
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(ErrorCode::TooLarge, "request body too large")
+            }
+            other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
+        }
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}

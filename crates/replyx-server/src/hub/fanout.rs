@@ -1,0 +1,106 @@
+//! What goes into an outbox: a stored event shared by every subscriber (serialized at
+//! most once per stream, not once per connection) or a ready signal frame.
+
+use axum::extract::ws::Utf8Bytes as Bytes;
+use replyx_core::{audience::Delivery, BusMessage, Signal, SignalBody, StoredEvent, Stream};
+use replyx_protocol::{EventPayload, ServerFrame};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// A stored event on its way to sockets.
+#[derive(Debug)]
+pub struct FanoutEvent {
+    /// The event.
+    pub event: Arc<StoredEvent>,
+    /// When this process received it (latency of events without a timestamp).
+    pub received: Instant,
+    admin_json: OnceLock<Bytes>,
+    visitor_json: OnceLock<Bytes>,
+}
+
+impl FanoutEvent {
+    /// Wraps a stored event.
+    pub fn new(event: Arc<StoredEvent>) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            received: Instant::now(),
+            admin_json: OnceLock::new(),
+            visitor_json: OnceLock::new(),
+        })
+    }
+
+    /// The frame for `stream`, serialized on first use and shared afterwards; `None`
+    /// when the stream never carries this event.
+    pub fn json(&self, stream: Stream) -> Option<Bytes> {
+        let cell = match stream {
+            Stream::Admin => &self.admin_json,
+            Stream::Visitor => &self.visitor_json,
+        };
+        if let Some(bytes) = cell.get() {
+            return Some(bytes.clone());
+        }
+        let wire = self.event.to_wire(stream)?;
+        let bytes = Bytes::from(serde_json::to_string(&wire).expect("event serializes"));
+        Some(cell.get_or_init(|| bytes).clone())
+    }
+
+    /// The audience class of this event.
+    pub fn delivery(&self) -> Delivery {
+        match &self.event.payload {
+            EventPayload::MessageCreated { message } => Delivery::Message { internal: message.internal },
+            EventPayload::DialogStatus { .. } => Delivery::Status,
+        }
+    }
+}
+
+/// One item in a connection's outbox.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A stored event (subject to seq ordering and de-duplication in the session).
+    Event(Arc<FanoutEvent>),
+    /// A serialized signal frame (typing, read) for dialog subscribers.
+    Frame {
+        /// The dialog.
+        dialog_id: replyx_protocol::DialogId,
+        /// Audience class.
+        delivery: Delivery,
+        /// The frame.
+        json: Bytes,
+    },
+    /// A serialized inbox frame for `/ws/admin/inbox` subscribers.
+    Inbox(Bytes),
+}
+
+impl Outbound {
+    /// Converts a bus message, serializing signals once.
+    pub fn from_bus(message: BusMessage) -> Outbound {
+        match message {
+            BusMessage::Event(e) => Outbound::Event(FanoutEvent::new(e)),
+            BusMessage::Signal(s) => signal_frame(&s),
+        }
+    }
+}
+
+fn signal_frame(s: &Signal) -> Outbound {
+    let encode = |f: &ServerFrame| Bytes::from(serde_json::to_string(f).expect("frame serializes"));
+    match &s.body {
+        SignalBody::Typing { actor, state } => Outbound::Frame {
+            dialog_id: s.dialog_id,
+            delivery: Delivery::Typing(*actor),
+            json: encode(&ServerFrame::Typing { dialog_id: s.dialog_id, actor: *actor, state: *state }),
+        },
+        SignalBody::Read { reader, up_to } => Outbound::Frame {
+            dialog_id: s.dialog_id,
+            delivery: Delivery::Read,
+            json: encode(&ServerFrame::Read { dialog_id: s.dialog_id, reader: *reader, up_to: *up_to }),
+        },
+        SignalBody::Inbox { created, summary } => {
+            let dialog = summary.clone();
+            Outbound::Inbox(encode(&if *created {
+                ServerFrame::DialogCreated { dialog }
+            } else {
+                ServerFrame::DialogUpdated { dialog }
+            }))
+        }
+    }
+}

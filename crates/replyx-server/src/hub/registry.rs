@@ -1,0 +1,206 @@
+//! The maps behind the hub: connections by dialog (and the inbox feed), with counts by
+//! kind. Only the hub touches them, under its lock.
+
+use super::fanout::Outbound;
+use super::HubLimits;
+use replyx_core::may_receive;
+use replyx_protocol::{CloseCode, ConnectionId, ConnectionKind, DialogId};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::mpsc::{error::TrySendError, Sender};
+use tokio_util::sync::CancellationToken;
+
+/// Asks one connection to close with a code; the first code asked for wins.
+#[derive(Debug, Clone, Default)]
+pub struct Closer {
+    inner: Arc<(OnceLock<CloseCode>, CancellationToken)>,
+}
+
+impl Closer {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests the close.
+    pub fn close(&self, code: CloseCode) {
+        let _first_wins = self.inner.0.set(code);
+        self.inner.1.cancel();
+    }
+
+    /// Resolves once a close was requested.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn requested(&self) -> CloseCode {
+        self.inner.1.cancelled().await;
+        self.code().unwrap_or(CloseCode::InternalError)
+    }
+
+    /// The requested code, if any.
+    pub fn code(&self) -> Option<CloseCode> {
+        self.inner.0.get().copied()
+    }
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterError {
+    /// The dialog has as many connections of this class as allowed.
+    DialogFull,
+    /// The process has as many connections as allowed.
+    ProcessFull,
+}
+
+/// Open connections and dialogs-with-connections, indexed like `ConnectionKind::ALL`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubCounts {
+    /// Open sockets per kind.
+    pub active: [usize; 3],
+    /// Dialogs with at least one socket of the kind.
+    pub dialogs: [usize; 3],
+}
+
+impl HubCounts {
+    /// Open sockets of `kind`.
+    pub fn active(&self, kind: ConnectionKind) -> usize {
+        self.active[index(kind)]
+    }
+
+    /// Dialogs with a socket of `kind`.
+    pub fn dialogs(&self, kind: ConnectionKind) -> usize {
+        self.dialogs[index(kind)]
+    }
+}
+
+fn index(kind: ConnectionKind) -> usize {
+    match kind {
+        ConnectionKind::Admin => 0,
+        ConnectionKind::Site => 1,
+        ConnectionKind::Widget => 2,
+    }
+}
+
+struct Conn {
+    id: ConnectionId,
+    kind: ConnectionKind,
+    tx: Sender<Outbound>,
+    closer: Closer,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    dialogs: HashMap<DialogId, Vec<Conn>>,
+    inbox: Vec<Conn>,
+    active: [usize; 3],
+}
+
+impl Registry {
+    pub(crate) fn insert(
+        &mut self,
+        kind: ConnectionKind,
+        dialog: Option<DialogId>,
+        tx: Sender<Outbound>,
+        closer: Closer,
+        limits: &HubLimits,
+    ) -> Result<ConnectionId, RegisterError> {
+        if self.active.iter().sum::<usize>() >= limits.total {
+            return Err(RegisterError::ProcessFull);
+        }
+        let id = ConnectionId::new();
+        let conn = Conn { id, kind, tx, closer };
+        match dialog {
+            None => self.inbox.push(conn),
+            Some(dialog) => {
+                let conns = self.dialogs.entry(dialog).or_default();
+                let (same_class, limit) = if kind.is_visitor() {
+                    (conns.iter().filter(|c| c.kind.is_visitor()).count(), limits.visitor_per_dialog)
+                } else {
+                    (conns.iter().filter(|c| !c.kind.is_visitor()).count(), limits.admin_per_dialog)
+                };
+                if same_class >= limit {
+                    if conns.is_empty() {
+                        self.dialogs.remove(&dialog);
+                    }
+                    return Err(RegisterError::DialogFull);
+                }
+                conns.push(conn);
+            }
+        }
+        self.active[index(kind)] += 1;
+        Ok(id)
+    }
+
+    pub(crate) fn remove(&mut self, id: ConnectionId, dialog: Option<DialogId>) {
+        let list = match dialog {
+            None => Some(&mut self.inbox),
+            Some(d) => self.dialogs.get_mut(&d),
+        };
+        let Some(list) = list else { return };
+        if let Some(pos) = list.iter().position(|c| c.id == id) {
+            let conn = list.swap_remove(pos);
+            self.active[index(conn.kind)] -= 1;
+        }
+        if let Some(d) = dialog {
+            if self.dialogs.get(&d).is_some_and(Vec::is_empty) {
+                self.dialogs.remove(&d);
+            }
+        }
+    }
+
+    pub(crate) fn counts(&self) -> HubCounts {
+        let mut dialogs = [0; 3];
+        for conns in self.dialogs.values() {
+            for kind in ConnectionKind::ALL {
+                if conns.iter().any(|c| c.kind == kind) {
+                    dialogs[index(kind)] += 1;
+                }
+            }
+        }
+        HubCounts { active: self.active, dialogs }
+    }
+
+    pub(crate) fn closers(&self) -> Vec<Closer> {
+        self.dialogs
+            .values()
+            .flatten()
+            .chain(self.inbox.iter())
+            .map(|c| c.closer.clone())
+            .collect()
+    }
+
+    /// Offers `outbound` to every connection allowed to see it. Returns the kinds of
+    /// the connections found too slow (now asked to close with 1013).
+    pub(crate) fn deliver(&self, outbound: &Outbound) -> Vec<ConnectionKind> {
+        let mut slow = Vec::new();
+        let (dialog, delivery) = match outbound {
+            Outbound::Inbox(_) => {
+                for conn in &self.inbox {
+                    offer(conn, outbound.clone(), &mut slow);
+                }
+                return slow;
+            }
+            Outbound::Event(e) => (e.event.dialog_id, e.delivery()),
+            Outbound::Frame { dialog_id, delivery, .. } => (*dialog_id, *delivery),
+        };
+        let conns = self.dialogs.get(&dialog).map(Vec::as_slice).unwrap_or(&[]);
+        let targets = conns.iter().filter(|c| may_receive(delivery, c.kind));
+        for conn in targets {
+            offer(conn, outbound.clone(), &mut slow);
+        }
+        slow
+    }
+}
+
+fn offer(conn: &Conn, outbound: Outbound, slow: &mut Vec<ConnectionKind>) {
+    match conn.tx.try_send(outbound) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            if conn.closer.code().is_none() {
+                slow.push(conn.kind);
+            }
+            conn.closer.close(CloseCode::TryAgainLater);
+        }
+        // The session is ending and will unregister itself.
+        Err(TrySendError::Closed(_)) => {}
+    }
+}

@@ -1,0 +1,55 @@
+//! `Subscription`: one registered connection's receiving end. Dropping it unregisters
+//! the connection and updates the counts, whatever way the session ended.
+
+use super::fanout::Outbound;
+use super::registry::Closer;
+use super::Hub;
+use replyx_protocol::{ConnectionId, ConnectionKind, DialogId};
+use tokio::sync::mpsc::Receiver;
+
+/// A registered connection. Unregisters on drop.
+pub struct Subscription {
+    hub: Hub,
+    id: ConnectionId,
+    kind: ConnectionKind,
+    dialog: Option<DialogId>,
+    rx: Receiver<Outbound>,
+    closer: Closer,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        hub: Hub,
+        id: ConnectionId,
+        kind: ConnectionKind,
+        dialog: Option<DialogId>,
+        rx: Receiver<Outbound>,
+        closer: Closer,
+    ) -> Self {
+        Self { hub, id, kind, dialog, rx, closer }
+    }
+
+    /// This connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// The next item for this connection; `None` never happens while registered.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        self.rx.recv().await
+    }
+
+    /// The close handle the hub and drain use for this connection.
+    pub fn closer(&self) -> &Closer {
+        &self.closer
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id, self.kind, self.dialog);
+    }
+}

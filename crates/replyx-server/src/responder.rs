@@ -1,0 +1,66 @@
+//! Runs the built-in rules assistant after a visitor message: a keyword reply, the
+//! fallback, or a handoff to operators. The reply is stored only while the dialog is
+//! still with the assistant (a conditional append), so a reply being produced when an
+//! operator takes over is discarded: never stored, never shown.
+
+use crate::dialog_service;
+use crate::state::AppState;
+use replyx_core::handoff::HandoffAction;
+use replyx_core::rules::{respond, RuleOutcome};
+use replyx_core::{NewMessage, SignalBody};
+use replyx_protocol::{DialogId, DialogStatus, Sender, TypingActor, TypingState};
+
+/// Lets the assistant answer `text` in a tracked background task.
+pub fn on_visitor_message(state: &AppState, dialog_id: DialogId, text: String) {
+    let task_state = state.clone();
+    state.lifecycle.spawn(async move {
+        if let Err(e) = answer(&task_state, dialog_id, &text).await {
+            tracing::warn!(error = %e.message, dialog = %dialog_id, "assistant reply failed");
+        }
+    });
+}
+
+async fn answer(state: &AppState, dialog_id: DialogId, text: &str) -> Result<(), crate::error::ApiError> {
+    let Some(dialog) = state.store.dialog(dialog_id).await? else { return Ok(()) };
+    if dialog.status != DialogStatus::Ai {
+        return Ok(());
+    }
+    let Some(assistant) = state.store.assistant(dialog.assistant_id).await? else { return Ok(()) };
+    match respond(&assistant, text) {
+        RuleOutcome::Silent => Ok(()),
+        RuleOutcome::Handoff => {
+            dialog_service::handoff(state, dialog_id, HandoffAction::RequestOperator).await?;
+            Ok(())
+        }
+        RuleOutcome::Reply(reply) => {
+            let typing = |s| SignalBody::Typing { actor: TypingActor::Assistant, state: s };
+            dialog_service::publish_signal(state, dialog_id, typing(TypingState::Start)).await;
+            let stop = state.lifecycle.stop_token();
+            tokio::select! {
+                _ = tokio::time::sleep(state.settings.assistant_reply_delay) => {}
+                _ = stop.cancelled() => {}
+            }
+            let message = NewMessage {
+                dialog_id,
+                sender: Sender::Assistant,
+                text: reply,
+                client_msg_id: None,
+                operator: None,
+                internal: false,
+                require_status: Some(DialogStatus::Ai),
+            };
+            let result = dialog_service::post_message(state, message).await;
+            dialog_service::publish_signal(state, dialog_id, typing(TypingState::Stop)).await;
+            match result {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == replyx_protocol::ErrorCode::InvalidTransition
+                    || e.code == replyx_protocol::ErrorCode::DialogClosed =>
+                {
+                    tracing::debug!(dialog = %dialog_id, "assistant reply discarded: dialog left the assistant");
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}

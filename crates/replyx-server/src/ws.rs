@@ -1,0 +1,80 @@
+//! WebSocket entry points: exactly one thin handler per protocol path. Each one only
+//! authenticates and fixes the connection's kind; everything after the upgrade runs in
+//! the one shared `session` loop. Refusals upgrade and then close with the protocol's
+//! close code, because browsers cannot read an HTTP status of a failed upgrade.
+
+pub mod admin;
+pub mod inbox;
+pub mod session;
+pub mod site;
+pub mod widget;
+
+use crate::config::Limits;
+use crate::http::extract::query_param;
+use crate::limits::client_ip;
+use crate::state::AppState;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use replyx_protocol::{CloseCode, ConnectionKind, DialogId, Seq};
+use session::SessionContext;
+use std::net::SocketAddr;
+
+/// Applies the frame and buffer limits: tungstenite's 128 KiB default read buffer and
+/// unbounded write buffer would dominate per-socket memory.
+fn configure(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
+    // Frames up to 4x the limit are read and then refused with 1009 by the session,
+    // so the client gets a clear close; larger ones fail inside tungstenite.
+    let hard_max = limits.max_frame_bytes.saturating_mul(4).saturating_add(1024);
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(hard_max)
+        .max_frame_size(hard_max)
+}
+
+/// Checks common to every way in: not draining, under the per-IP connect rate.
+fn admit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), CloseCode> {
+    if state.lifecycle.is_draining() {
+        return Err(CloseCode::ServiceRestart);
+    }
+    let ip = client_ip(peer, headers, &state.settings.trusted_proxies);
+    state.ws_connects.check(ip).map_err(|_| CloseCode::RateLimited)
+}
+
+/// Parses the dialog id of the path (unknown shape: 4004).
+fn dialog_id(raw: &str) -> Result<DialogId, CloseCode> {
+    raw.parse().map_err(|_| CloseCode::NotFound)
+}
+
+/// Parses `since` (malformed: 1008).
+fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
+    match query_param(query, "since") {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) => s.parse::<u64>().map(|n| Some(Seq(n))).map_err(|_| CloseCode::PolicyViolation),
+    }
+}
+
+/// Upgrades and runs the session, or closes at once with the refusal's code.
+fn respond(
+    ws: WebSocketUpgrade,
+    state: AppState,
+    kind: ConnectionKind,
+    decision: Result<SessionContext, CloseCode>,
+) -> Response {
+    let ws = configure(ws, &state.settings.limits);
+    let lifecycle = state.lifecycle.clone();
+    if let Err(code) = &decision {
+        state.metrics.connection_error(code.name());
+        tracing::debug!(%kind, code = code.code(), "refusing websocket");
+    }
+    ws.on_upgrade(move |socket| {
+        lifecycle.track(async move {
+            match decision {
+                Ok(ctx) => session::run(socket, state, ctx).await,
+                Err(code) => session::refuse(socket, &state, code).await,
+            }
+        })
+    })
+}

@@ -1,0 +1,26 @@
+//! `/ws/admin/inbox`: an operator's live feed of dialog rows (kind `admin`, no dialog).
+
+use super::admin::operator_expiry;
+use super::session::SessionContext;
+use crate::state::AppState;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use replyx_protocol::ConnectionKind;
+use std::net::SocketAddr;
+
+/// The upgrade handler.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let decision = super::admit(&state, peer, &headers).and_then(|()| {
+        let expires_at = operator_expiry(&state, &uri, &headers)?;
+        Ok(SessionContext { kind: ConnectionKind::Admin, dialog_id: None, since: None, expires_at: Some(expires_at) })
+    });
+    super::respond(ws, state, ConnectionKind::Admin, decision)
+}
