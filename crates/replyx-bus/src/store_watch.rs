@@ -49,7 +49,11 @@ impl StoreWatchBus {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<(), String> {
-        let cursor = self.store.change_cursor().await.map_err(|e| e.to_string())?;
+        let cursor = self
+            .store
+            .change_cursor()
+            .await
+            .map_err(|e| e.to_string())?;
         let bus = Arc::clone(self);
         tracker.spawn(async move { bus.poll_loop(cursor, cancel).await });
         Ok(())
@@ -77,7 +81,8 @@ impl StoreWatchBus {
                             self.local.deliver_local(BusMessage::Event(Arc::new(event)));
                         }
                         for signal in batch.signals {
-                            self.local.deliver_local(BusMessage::Signal(Arc::new(signal)));
+                            self.local
+                                .deliver_local(BusMessage::Signal(Arc::new(signal)));
                         }
                         if !full {
                             break;
@@ -93,7 +98,11 @@ impl StoreWatchBus {
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 last_prune = tokio::time::Instant::now();
-                if let Err(e) = self.store.prune_signals(chrono::Utc::now() - SIGNAL_TTL).await {
+                if let Err(e) = self
+                    .store
+                    .prune_signals(chrono::Utc::now() - SIGNAL_TTL)
+                    .await
+                {
                     tracing::warn!(error = %e, "pruning signals failed");
                 }
             }

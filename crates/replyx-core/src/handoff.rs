@@ -143,7 +143,9 @@ mod tests {
     #[test]
     fn second_operator_cannot_take_a_held_dialog() {
         let a = op(1);
-        let taken = decide(Ai, None, &HandoffAction::Take(a.clone()), 0, 5).unwrap().unwrap();
+        let taken = decide(Ai, None, &HandoffAction::Take(a.clone()), 0, 5)
+            .unwrap()
+            .unwrap();
         assert_eq!(taken.status, Operator);
         let again = decide(Operator, Some(a.id), &HandoffAction::Take(op(2)), 0, 5);
         assert_eq!(again, Err(HandoffError::AlreadyTaken));
@@ -161,7 +163,10 @@ mod tests {
     fn request_operator_only_from_ai_and_only_once() {
         let t = decide(Ai, None, &HandoffAction::RequestOperator, 0, 5).unwrap();
         assert_eq!(t.unwrap().status, WaitingOperator);
-        assert_eq!(decide(WaitingOperator, None, &HandoffAction::RequestOperator, 0, 5), Ok(None));
+        assert_eq!(
+            decide(WaitingOperator, None, &HandoffAction::RequestOperator, 0, 5),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -173,14 +178,23 @@ mod tests {
                 Err(HandoffError::AlreadyTaken)
             );
         }
-        let released = decide(Operator, Some(holder.id), &HandoffAction::Release(holder), 1, 5);
+        let released = decide(
+            Operator,
+            Some(holder.id),
+            &HandoffAction::Release(holder),
+            1,
+            5,
+        );
         assert_eq!(released.unwrap().unwrap().status, Ai);
     }
 
     #[test]
     fn closed_dialog_refuses_everything() {
         for action in [HandoffAction::RequestOperator, HandoffAction::Take(op(1))] {
-            assert_eq!(decide(Closed, None, &action, 0, 5), Err(HandoffError::DialogClosed));
+            assert_eq!(
+                decide(Closed, None, &action, 0, 5),
+                Err(HandoffError::DialogClosed)
+            );
         }
     }
 

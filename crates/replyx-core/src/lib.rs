@@ -17,7 +17,7 @@ pub use bus::{Bus, BusMessage, BusSink, Signal, SignalBody};
 pub use error::StoreError;
 pub use handoff::{HandoffAction, HandoffError, Transition};
 pub use model::{
-    Assistant, AssistantPatch, NewAssistant, NewMessage, NewOperator, Operator, OperatorRecord,
-    DialogQuery, DialogRecord, ReplyRule, StoredEvent, Stream,
+    Assistant, AssistantPatch, DialogQuery, DialogRecord, NewAssistant, NewMessage, NewOperator,
+    Operator, OperatorRecord, ReplyRule, StoredEvent, Stream,
 };
 pub use store::{Appended, ChangeBatch, ChangeCursor, Store};

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use replyx_protocol::{
-    AssistantId, ConnectionKind, DialogId, Event, EventPayload, OperatorId, OperatorRef, Seq,
-    Sender,
+    AssistantId, ConnectionKind, DialogId, Event, EventPayload, OperatorId, OperatorRef, Sender,
+    Seq,
 };
 use serde::{Deserialize, Serialize};
 

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn keyword_reply_fallback_and_handoff() {
         let a = assistant();
-        assert_eq!(respond(&a, "what is the PRICE?"), RuleOutcome::Reply("It costs 10".into()));
+        assert_eq!(
+            respond(&a, "what is the PRICE?"),
+            RuleOutcome::Reply("It costs 10".into())
+        );
         assert_eq!(respond(&a, "hello"), RuleOutcome::Reply("Sorry?".into()));
         assert_eq!(respond(&a, "Позовите ОПЕРАТОРА"), RuleOutcome::Handoff);
         assert_eq!(respond(&a, "a human please"), RuleOutcome::Handoff);

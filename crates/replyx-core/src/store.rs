@@ -113,16 +113,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredEvent>, StoreError>;
     /// Moves a side's read mark forward (never back, never past the newest seq) and
     /// returns the mark now stored.
-    async fn mark_read(&self, dialog: DialogId, reader: Reader, up_to: Seq)
-        -> Result<Seq, StoreError>;
+    async fn mark_read(
+        &self,
+        dialog: DialogId,
+        reader: Reader,
+        up_to: Seq,
+    ) -> Result<Seq, StoreError>;
 
     /// Stores an ephemeral signal (typing, read, inbox) for other processes' feeds.
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError>;
     /// The cursor at the newest rows now.
     async fn change_cursor(&self) -> Result<ChangeCursor, StoreError>;
     /// Rows written by *other* processes after `cursor`.
-    async fn changes_since(&self, cursor: ChangeCursor, limit: u32)
-        -> Result<ChangeBatch, StoreError>;
+    async fn changes_since(
+        &self,
+        cursor: ChangeCursor,
+        limit: u32,
+    ) -> Result<ChangeBatch, StoreError>;
     /// Deletes signals older than `before`; returns how many.
     async fn prune_signals(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -121,7 +121,10 @@ mod tests {
     fn codes_are_unique_and_round_trip() {
         for c in CloseCode::ALL {
             assert_eq!(CloseCode::from_code(c.code()), Some(c));
-            let same = CloseCode::ALL.iter().filter(|o| o.code() == c.code()).count();
+            let same = CloseCode::ALL
+                .iter()
+                .filter(|o| o.code() == c.code())
+                .count();
             assert_eq!(same, 1, "{c:?}");
         }
         assert_eq!(CloseCode::ServiceRestart.code(), 1012);

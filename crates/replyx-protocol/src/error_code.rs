@@ -97,7 +97,11 @@ mod tests {
 
     #[test]
     fn serde_spelling_matches_as_str() {
-        for c in [ErrorCode::AlreadyTaken, ErrorCode::InvalidFrame, ErrorCode::TooLarge] {
+        for c in [
+            ErrorCode::AlreadyTaken,
+            ErrorCode::InvalidFrame,
+            ErrorCode::TooLarge,
+        ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }

@@ -77,7 +77,8 @@ impl GuestId {
     /// Validates a client-supplied guest id.
     pub fn parse(s: &str) -> Option<Self> {
         let ok = (8..=64).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| Self(s.to_owned()))
     }
 

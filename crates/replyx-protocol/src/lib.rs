@@ -17,7 +17,7 @@ pub mod view;
 pub use close_code::{CloseCode, ReconnectPolicy};
 pub use error_code::ErrorCode;
 pub use event::{DialogStatus, Event, EventPayload, Message, OperatorRef, Sender};
-pub use frame::{ClientFrame, ServerFrame, TypingActor, TypingState, Reader};
+pub use frame::{ClientFrame, Reader, ServerFrame, TypingActor, TypingState};
 pub use ids::{AssistantId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq};
 pub use kind::ConnectionKind;
 pub use view::{DialogSummary, DialogView, MessagePreview};

@@ -57,7 +57,10 @@ impl App {
     ///
     /// # Errors
     /// Store or secret failures.
-    pub async fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<App> {
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<App> {
         let origin = uuid::Uuid::new_v4().to_string();
         let store: Arc<dyn Store> = Arc::new(open_store(&settings.database_url, &origin).await?);
         let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
@@ -112,15 +115,21 @@ impl App {
     ///
     /// # Errors
     /// The HTTP server failed.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let App { state, listener } = self;
         let addr = listener.local_addr()?;
         let router = http::router(state.clone());
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = http_stopped.await;
-            });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stopped.await;
+        });
         let server = tokio::spawn(async move { server.await });
         tracing::info!(bus = state.bus.name(), "listening on http://{addr}");
 
@@ -130,7 +139,10 @@ impl App {
         tracing::info!(grace = ?grace, "draining: readiness is 503, closing sockets with 1012");
         state.lifecycle.begin_drain();
         let window = (grace / 3).min(Duration::from_secs(10));
-        if tokio::time::timeout_at(deadline, state.hub.drain(window)).await.is_err() {
+        if tokio::time::timeout_at(deadline, state.hub.drain(window))
+            .await
+            .is_err()
+        {
             tracing::warn!("socket drain did not finish within the grace period");
         }
         let _ = stop_http.send(());
@@ -140,7 +152,10 @@ impl App {
             Ok(Err(e)) => return Err(anyhow::anyhow!("http server task: {e}")),
             Err(_) => tracing::warn!("HTTP requests still running at the end of the grace period"),
         }
-        if tokio::time::timeout_at(deadline, state.lifecycle.stop_and_wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, state.lifecycle.stop_and_wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("tasks still running at the end of the grace period");
         }
         tracing::info!("drained; exiting");

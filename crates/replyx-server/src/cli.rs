@@ -48,7 +48,11 @@ enum Command {
 #[derive(Args, Clone)]
 struct StoreArgs {
     /// Store URL [default: sqlite://replyx.db]
-    #[arg(long, env = "REPLYX_DATABASE_URL", default_value = "sqlite://replyx.db")]
+    #[arg(
+        long,
+        env = "REPLYX_DATABASE_URL",
+        default_value = "sqlite://replyx.db"
+    )]
     database_url: String,
     /// Signing secret; by default the one kept beside the database
     #[arg(long, env = "REPLYX_SECRET", hide_env_values = true)]
@@ -103,12 +107,16 @@ impl Cli {
         match self.command {
             Command::Serve { config, options } => serve::run(config, options).await,
             Command::Migrate(store) => admin::migrate(&store).await,
-            Command::Operator(OperatorCommand::Add { email, name, store, .. }) => {
-                admin::add_operator(&store, email, name).await
-            }
-            Command::Assistant(AssistantCommand::Add { name, welcome, domains, fallback, store }) => {
-                admin::add_assistant(&store, name, welcome, domains, fallback).await
-            }
+            Command::Operator(OperatorCommand::Add {
+                email, name, store, ..
+            }) => admin::add_operator(&store, email, name).await,
+            Command::Assistant(AssistantCommand::Add {
+                name,
+                welcome,
+                domains,
+                fallback,
+                store,
+            }) => admin::add_assistant(&store, name, welcome, domains, fallback).await,
             Command::Routes { check } => admin::routes(check),
         }
     }

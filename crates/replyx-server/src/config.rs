@@ -91,12 +91,26 @@ impl ServeOptions {
             ($($f:ident),*) => { ServeOptions { demo: self.demo || file.demo, $($f: self.$f.or(file.$f)),* } };
         }
         pick!(
-            bind, database_url, secret, max_visitor_connections_per_dialog,
-            max_admin_connections_per_dialog, max_connections, ws_connects_per_ip_per_minute,
-            visitor_requests_per_ip_per_minute, client_frames_per_second, max_frame_bytes,
-            max_message_chars, outbox_capacity, heartbeat_interval, heartbeat_timeout,
-            drain_grace, trusted_proxies, max_dialogs_per_operator, bus_poll_interval,
-            operator_token_ttl, assistant_reply_delay
+            bind,
+            database_url,
+            secret,
+            max_visitor_connections_per_dialog,
+            max_admin_connections_per_dialog,
+            max_connections,
+            ws_connects_per_ip_per_minute,
+            visitor_requests_per_ip_per_minute,
+            client_frames_per_second,
+            max_frame_bytes,
+            max_message_chars,
+            outbox_capacity,
+            heartbeat_interval,
+            heartbeat_timeout,
+            drain_grace,
+            trusted_proxies,
+            max_dialogs_per_operator,
+            bus_poll_interval,
+            operator_token_ttl,
+            assistant_reply_delay
         )
     }
 
@@ -198,12 +212,27 @@ impl Settings {
             max_dialogs_per_operator: o.max_dialogs_per_operator.unwrap_or(20),
         };
         let positive = [
-            ("max_visitor_connections_per_dialog", limits.max_visitor_connections_per_dialog),
-            ("max_admin_connections_per_dialog", limits.max_admin_connections_per_dialog),
+            (
+                "max_visitor_connections_per_dialog",
+                limits.max_visitor_connections_per_dialog,
+            ),
+            (
+                "max_admin_connections_per_dialog",
+                limits.max_admin_connections_per_dialog,
+            ),
             ("max_connections", limits.max_connections),
-            ("ws_connects_per_ip_per_minute", limits.ws_connects_per_ip_per_minute as usize),
-            ("visitor_requests_per_ip_per_minute", limits.visitor_requests_per_ip_per_minute as usize),
-            ("client_frames_per_second", limits.client_frames_per_second as usize),
+            (
+                "ws_connects_per_ip_per_minute",
+                limits.ws_connects_per_ip_per_minute as usize,
+            ),
+            (
+                "visitor_requests_per_ip_per_minute",
+                limits.visitor_requests_per_ip_per_minute as usize,
+            ),
+            (
+                "client_frames_per_second",
+                limits.client_frames_per_second as usize,
+            ),
             ("max_frame_bytes", limits.max_frame_bytes),
             ("max_message_chars", limits.max_message_chars),
             ("outbox_capacity", limits.outbox_capacity),
@@ -216,16 +245,24 @@ impl Settings {
             "heartbeat_timeout must be longer than heartbeat_interval"
         );
         Ok(Settings {
-            bind: o.bind.unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
-            database_url: o.database_url.unwrap_or_else(|| "sqlite://replyx.db".into()),
+            bind: o
+                .bind
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            database_url: o
+                .database_url
+                .unwrap_or_else(|| "sqlite://replyx.db".into()),
             secret: o.secret.filter(|s| !s.is_empty()),
             demo: o.demo,
             limits,
             drain_grace: o.drain_grace.unwrap_or(Duration::from_secs(30)),
             trusted_proxies: o.trusted_proxies.unwrap_or_default(),
             bus_poll_interval: o.bus_poll_interval.unwrap_or(Duration::from_millis(25)),
-            operator_token_ttl: o.operator_token_ttl.unwrap_or(Duration::from_secs(12 * 3600)),
-            assistant_reply_delay: o.assistant_reply_delay.unwrap_or(Duration::from_millis(500)),
+            operator_token_ttl: o
+                .operator_token_ttl
+                .unwrap_or(Duration::from_secs(12 * 3600)),
+            assistant_reply_delay: o
+                .assistant_reply_delay
+                .unwrap_or(Duration::from_millis(500)),
         })
     }
 
@@ -238,8 +275,15 @@ impl Settings {
         }
         let path = path.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or(path);
-        let parent = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
-        Some(if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent })
+        let parent = Path::new(path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Some(if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent
+        })
     }
 }
 
@@ -249,10 +293,14 @@ mod tests {
 
     #[test]
     fn flags_beat_file_and_file_beats_defaults() {
-        let file: ServeOptions =
-            toml::from_str("max_frame_bytes = 100\nheartbeat_interval = \"5s\"\nmax_connections = 7")
-                .unwrap();
-        let flags = ServeOptions { max_connections: Some(9), ..Default::default() };
+        let file: ServeOptions = toml::from_str(
+            "max_frame_bytes = 100\nheartbeat_interval = \"5s\"\nmax_connections = 7",
+        )
+        .unwrap();
+        let flags = ServeOptions {
+            max_connections: Some(9),
+            ..Default::default()
+        };
         let s = Settings::resolve(flags.or_file(file)).unwrap();
         assert_eq!(s.limits.max_connections, 9);
         assert_eq!(s.limits.max_frame_bytes, 100);
@@ -263,7 +311,10 @@ mod tests {
     #[test]
     fn unknown_file_keys_and_bad_limits_are_refused() {
         assert!(toml::from_str::<ServeOptions>("max_frame_byte = 1").is_err());
-        let zero = ServeOptions { outbox_capacity: Some(0), ..Default::default() };
+        let zero = ServeOptions {
+            outbox_capacity: Some(0),
+            ..Default::default()
+        };
         assert!(Settings::resolve(zero).is_err());
     }
 

@@ -27,20 +27,34 @@ pub async fn seed(store: &dyn Store, tokens: &Tokens) -> anyhow::Result<Demo> {
     if store.operator_by_email(DEMO_EMAIL).await?.is_none() {
         let hash = password::hash(DEMO_PASSWORD)?;
         store
-            .create_operator(NewOperator { email: DEMO_EMAIL.into(), name: "Demo Operator".into(), password_hash: hash })
+            .create_operator(NewOperator {
+                email: DEMO_EMAIL.into(),
+                name: "Demo Operator".into(),
+                password_hash: hash,
+            })
             .await?;
     }
-    let existing = store.list_assistants().await?.into_iter().find(|a| a.name == DEMO_ASSISTANT);
+    let existing = store
+        .list_assistants()
+        .await?
+        .into_iter()
+        .find(|a| a.name == DEMO_ASSISTANT);
     let assistant = match existing {
         Some(a) => a,
         None => store.create_assistant(demo_assistant()).await?,
     };
     let site_token = tokens.sign_site(assistant.id, &assistant.allowed_domains);
-    Ok(Demo { assistant, site_token })
+    Ok(Demo {
+        assistant,
+        site_token,
+    })
 }
 
 fn rule(keywords: &[&str], reply: &str) -> ReplyRule {
-    ReplyRule { keywords: keywords.iter().map(|k| k.to_string()).collect(), reply: reply.into() }
+    ReplyRule {
+        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        reply: reply.into(),
+    }
 }
 
 fn demo_assistant() -> NewAssistant {

@@ -23,7 +23,10 @@ pub fn validate_text(state: &AppState, text: &str) -> Result<(), ApiError> {
     }
     let max = state.settings.limits.max_message_chars;
     if text.chars().count() > max {
-        return Err(ApiError::new(ErrorCode::TooLarge, format!("text is longer than {max} characters")));
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("text is longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -34,9 +37,9 @@ pub fn validate_text(state: &AppState, text: &str) -> Result<(), ApiError> {
 /// 422 when malformed.
 pub fn validate_client_msg_id(id: Option<&str>) -> Result<(), ApiError> {
     match id {
-        Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => {
-            Err(ApiError::invalid("client_msg_id must be 1 to 128 printable characters"))
-        }
+        Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => Err(
+            ApiError::invalid("client_msg_id must be 1 to 128 printable characters"),
+        ),
         _ => Ok(()),
     }
 }
@@ -45,7 +48,11 @@ pub fn validate_client_msg_id(id: Option<&str>) -> Result<(), ApiError> {
 /// and clients recover them through `since` and the pong's `last_seq`.
 pub async fn publish_events(state: &AppState, events: &[StoredEvent]) {
     for event in events {
-        if let Err(e) = state.bus.publish(BusMessage::Event(Arc::new(event.clone()))).await {
+        if let Err(e) = state
+            .bus
+            .publish(BusMessage::Event(Arc::new(event.clone())))
+            .await
+        {
             tracing::warn!(error = %e, dialog = %event.dialog_id, seq = %event.seq, "publishing event failed");
         }
     }
@@ -62,7 +69,9 @@ pub async fn publish_signal(state: &AppState, dialog_id: DialogId, body: SignalB
 /// Pushes the dialog's current inbox row to operators' inbox feeds.
 pub async fn refresh_inbox(state: &AppState, dialog_id: DialogId, created: bool) {
     match state.store.dialog_summary(dialog_id).await {
-        Ok(Some(summary)) => publish_signal(state, dialog_id, SignalBody::Inbox { created, summary }).await,
+        Ok(Some(summary)) => {
+            publish_signal(state, dialog_id, SignalBody::Inbox { created, summary }).await
+        }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, dialog = %dialog_id, "reading inbox row failed"),
     }
@@ -143,7 +152,15 @@ pub async fn mark_read(
     up_to: Seq,
 ) -> Result<Seq, ApiError> {
     let mark = state.store.mark_read(dialog_id, reader, up_to).await?;
-    publish_signal(state, dialog_id, SignalBody::Read { reader, up_to: mark }).await;
+    publish_signal(
+        state,
+        dialog_id,
+        SignalBody::Read {
+            reader,
+            up_to: mark,
+        },
+    )
+    .await;
     if reader == Reader::Operator {
         refresh_inbox(state, dialog_id, false).await;
     }

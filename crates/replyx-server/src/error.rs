@@ -23,7 +23,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// 404.
@@ -50,7 +54,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = json!({"error": {"code": self.code.as_str(), "message": self.message}});
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
@@ -66,20 +71,27 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::not_found("dialog"),
-            StoreError::DialogClosed => ApiError::new(ErrorCode::DialogClosed, "the dialog is closed"),
+            StoreError::DialogClosed => {
+                ApiError::new(ErrorCode::DialogClosed, "the dialog is closed")
+            }
             StoreError::StatusChanged => {
                 ApiError::new(ErrorCode::InvalidTransition, "the dialog changed status")
             }
-            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("already exists: {what}")),
+            StoreError::Conflict(what) => {
+                ApiError::new(ErrorCode::Conflict, format!("already exists: {what}"))
+            }
             StoreError::Handoff(h) => match h {
-                HandoffError::AlreadyTaken => {
-                    ApiError::new(ErrorCode::AlreadyTaken, "another operator holds this dialog")
-                }
+                HandoffError::AlreadyTaken => ApiError::new(
+                    ErrorCode::AlreadyTaken,
+                    "another operator holds this dialog",
+                ),
                 HandoffError::OperatorCapacity => ApiError::new(
                     ErrorCode::OperatorCapacity,
                     "you hold the maximum number of dialogs; release or close one first",
                 ),
-                HandoffError::DialogClosed => ApiError::new(ErrorCode::DialogClosed, "the dialog is closed"),
+                HandoffError::DialogClosed => {
+                    ApiError::new(ErrorCode::DialogClosed, "the dialog is closed")
+                }
                 HandoffError::InvalidTransition => ApiError::new(
                     ErrorCode::InvalidTransition,
                     "this action does not apply to the dialog's current status",
@@ -99,7 +111,9 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::JsonDataError(e) => ApiError::invalid(e.body_text()),
-            JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::BadRequest, e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::new(ErrorCode::BadRequest, e.body_text())
+            }
             JsonRejection::MissingJsonContentType(e) => {
                 ApiError::new(ErrorCode::UnsupportedMediaType, e.body_text())
             }

@@ -70,12 +70,26 @@ impl Hub {
     ) -> Result<Subscription, RegisterError> {
         let (tx, rx) = tokio::sync::mpsc::channel(self.inner.limits.outbox);
         let closer = Closer::new();
-        let id = self.registry().insert(kind, dialog, tx, closer.clone(), &self.inner.limits)?;
+        let id = self
+            .registry()
+            .insert(kind, dialog, tx, closer.clone(), &self.inner.limits)?;
         self.inner.metrics.connection_opened(kind);
-        Ok(Subscription::new(self.clone(), id, kind, dialog, rx, closer))
+        Ok(Subscription::new(
+            self.clone(),
+            id,
+            kind,
+            dialog,
+            rx,
+            closer,
+        ))
     }
 
-    pub(crate) fn unregister(&self, id: replyx_protocol::ConnectionId, kind: ConnectionKind, dialog: Option<DialogId>) {
+    pub(crate) fn unregister(
+        &self,
+        id: replyx_protocol::ConnectionId,
+        kind: ConnectionKind,
+        dialog: Option<DialogId>,
+    ) {
         self.registry().remove(id, dialog);
         self.inner.metrics.connection_closed(kind);
     }
@@ -109,7 +123,10 @@ impl Hub {
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         // A panic while holding this lock cannot leave the maps half-updated in a way
         // that matters more than stopping delivery, so recover the guard.
-        self.inner.registry.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -31,7 +31,9 @@ impl PerIpLimiter {
     /// Allows `per_minute` events per IP per minute, with that many as burst.
     pub fn per_minute(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        Self { limiter: RateLimiter::keyed(Quota::per_minute(n)) }
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(n)),
+        }
     }
 
     /// Counts one event for `ip`; `Err(wait)` when over the limit.
@@ -52,7 +54,9 @@ impl PerIpLimiter {
 
 /// Client frames per second for one connection.
 pub fn frame_limiter(per_second: u32) -> DefaultDirectRateLimiter {
-    RateLimiter::direct(Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN)))
+    RateLimiter::direct(Quota::per_second(
+        NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
+    ))
 }
 
 #[cfg(test)]
@@ -65,7 +69,10 @@ mod tests {
         headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
         let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let trusted = ["127.0.0.1".parse().unwrap()];
-        assert_eq!(client_ip(proxy, &headers, &trusted), "203.0.113.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &trusted),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(client_ip(proxy, &headers, &[]), proxy.ip());
     }
 

@@ -39,15 +39,24 @@ impl Metrics {
         let kind = &["type"];
         let inner = Inner {
             connections: must(IntGaugeVec::new(
-                Opts::new("websocket_connections_total", "Open WebSocket connections, by kind (gauge)"),
+                Opts::new(
+                    "websocket_connections_total",
+                    "Open WebSocket connections, by kind (gauge)",
+                ),
                 kind,
             )),
             messages_sent: must(IntCounterVec::new(
-                Opts::new("websocket_messages_sent_total", "Frames written to WebSockets, by kind"),
+                Opts::new(
+                    "websocket_messages_sent_total",
+                    "Frames written to WebSockets, by kind",
+                ),
                 kind,
             )),
             connection_errors: must(IntCounterVec::new(
-                Opts::new("websocket_connection_errors_total", "WebSocket connections refused or failed, by error type"),
+                Opts::new(
+                    "websocket_connection_errors_total",
+                    "WebSocket connections refused or failed, by error type",
+                ),
                 &["error_type"],
             )),
             latency: must(HistogramVec::new(
@@ -55,7 +64,9 @@ impl Metrics {
                     "websocket_message_latency_seconds",
                     "From an event being stored to it being written to a socket, by kind",
                 )
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
                 kind,
             )),
             slow_consumers: must(IntCounter::new(
@@ -63,20 +74,34 @@ impl Metrics {
                 "Connections closed with 1013 because their outbox was full",
             )),
             closes: must(IntCounterVec::new(
-                Opts::new("replyx_ws_closes_total", "WebSocket closes sent by the server, by close code"),
+                Opts::new(
+                    "replyx_ws_closes_total",
+                    "WebSocket closes sent by the server, by close code",
+                ),
                 &["code"],
             )),
             replayed: must(IntCounterVec::new(
-                Opts::new("replyx_ws_replayed_events_total", "Events sent as replay or gap fill, by kind"),
+                Opts::new(
+                    "replyx_ws_replayed_events_total",
+                    "Events sent as replay or gap fill, by kind",
+                ),
                 kind,
             )),
             http_requests: must(IntCounterVec::new(
-                Opts::new("http_requests_total", "HTTP requests by route template and status"),
+                Opts::new(
+                    "http_requests_total",
+                    "HTTP requests by route template and status",
+                ),
                 &["route", "status"],
             )),
             store_latency: must(Histogram::with_opts(
-                HistogramOpts::new("replyx_store_append_seconds", "Time to append events to the store")
-                    .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+                HistogramOpts::new(
+                    "replyx_store_append_seconds",
+                    "Time to append events to the store",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ]),
             )),
             drain_progress: must(IntGauge::new(
                 "replyx_drain_progress_percent",
@@ -96,12 +121,16 @@ impl Metrics {
         must(r.register(Box::new(inner.store_latency.clone())));
         must(r.register(Box::new(inner.drain_progress.clone())));
         #[cfg(target_os = "linux")]
-        must(r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
+        must(r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )));
         for k in ConnectionKind::ALL {
             inner.connections.with_label_values(&[k.as_str()]).set(0);
             inner.messages_sent.with_label_values(&[k.as_str()]);
         }
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The text exposition.
@@ -112,23 +141,38 @@ impl Metrics {
     }
 
     pub(crate) fn connection_opened(&self, kind: ConnectionKind) {
-        self.inner.connections.with_label_values(&[kind.as_str()]).inc();
+        self.inner
+            .connections
+            .with_label_values(&[kind.as_str()])
+            .inc();
     }
 
     pub(crate) fn connection_closed(&self, kind: ConnectionKind) {
-        self.inner.connections.with_label_values(&[kind.as_str()]).dec();
+        self.inner
+            .connections
+            .with_label_values(&[kind.as_str()])
+            .dec();
     }
 
     pub(crate) fn frame_sent(&self, kind: ConnectionKind) {
-        self.inner.messages_sent.with_label_values(&[kind.as_str()]).inc();
+        self.inner
+            .messages_sent
+            .with_label_values(&[kind.as_str()])
+            .inc();
     }
 
     pub(crate) fn delivered(&self, kind: ConnectionKind, seconds: f64) {
-        self.inner.latency.with_label_values(&[kind.as_str()]).observe(seconds);
+        self.inner
+            .latency
+            .with_label_values(&[kind.as_str()])
+            .observe(seconds);
     }
 
     pub(crate) fn replayed(&self, kind: ConnectionKind, n: usize) {
-        self.inner.replayed.with_label_values(&[kind.as_str()]).inc_by(n as u64);
+        self.inner
+            .replayed
+            .with_label_values(&[kind.as_str()])
+            .inc_by(n as u64);
     }
 
     pub(crate) fn slow_consumer(&self, _kind: ConnectionKind) {
@@ -141,11 +185,17 @@ impl Metrics {
 
     /// Counts a refused or failed connection; `error_type` is one of a fixed set.
     pub(crate) fn connection_error(&self, error_type: &'static str) {
-        self.inner.connection_errors.with_label_values(&[error_type]).inc();
+        self.inner
+            .connection_errors
+            .with_label_values(&[error_type])
+            .inc();
     }
 
     pub(crate) fn http_request(&self, route: &str, status: u16) {
-        self.inner.http_requests.with_label_values(&[route, &status.to_string()]).inc();
+        self.inner
+            .http_requests
+            .with_label_values(&[route, &status.to_string()])
+            .inc();
     }
 
     pub(crate) fn store_append(&self, seconds: f64) {
@@ -153,7 +203,9 @@ impl Metrics {
     }
 
     pub(crate) fn drain_progress(&self, done: usize, of: usize) {
-        self.inner.drain_progress.set((done * 100 / of.max(1)) as i64);
+        self.inner
+            .drain_progress
+            .set((done * 100 / of.max(1)) as i64);
     }
 }
 

@@ -20,12 +20,20 @@ pub fn on_visitor_message(state: &AppState, dialog_id: DialogId, text: String) {
     });
 }
 
-async fn answer(state: &AppState, dialog_id: DialogId, text: &str) -> Result<(), crate::error::ApiError> {
-    let Some(dialog) = state.store.dialog(dialog_id).await? else { return Ok(()) };
+async fn answer(
+    state: &AppState,
+    dialog_id: DialogId,
+    text: &str,
+) -> Result<(), crate::error::ApiError> {
+    let Some(dialog) = state.store.dialog(dialog_id).await? else {
+        return Ok(());
+    };
     if dialog.status != DialogStatus::Ai {
         return Ok(());
     }
-    let Some(assistant) = state.store.assistant(dialog.assistant_id).await? else { return Ok(()) };
+    let Some(assistant) = state.store.assistant(dialog.assistant_id).await? else {
+        return Ok(());
+    };
     match respond(&assistant, text) {
         RuleOutcome::Silent => Ok(()),
         RuleOutcome::Handoff => {
@@ -33,7 +41,10 @@ async fn answer(state: &AppState, dialog_id: DialogId, text: &str) -> Result<(),
             Ok(())
         }
         RuleOutcome::Reply(reply) => {
-            let typing = |s| SignalBody::Typing { actor: TypingActor::Assistant, state: s };
+            let typing = |s| SignalBody::Typing {
+                actor: TypingActor::Assistant,
+                state: s,
+            };
             dialog_service::publish_signal(state, dialog_id, typing(TypingState::Start)).await;
             let stop = state.lifecycle.stop_token();
             tokio::select! {
@@ -53,8 +64,9 @@ async fn answer(state: &AppState, dialog_id: DialogId, text: &str) -> Result<(),
             dialog_service::publish_signal(state, dialog_id, typing(TypingState::Stop)).await;
             match result {
                 Ok(_) => Ok(()),
-                Err(e) if e.code == replyx_protocol::ErrorCode::InvalidTransition
-                    || e.code == replyx_protocol::ErrorCode::DialogClosed =>
+                Err(e)
+                    if e.code == replyx_protocol::ErrorCode::InvalidTransition
+                        || e.code == replyx_protocol::ErrorCode::DialogClosed =>
                 {
                     tracing::debug!(dialog = %dialog_id, "assistant reply discarded: dialog left the assistant");
                     Ok(())

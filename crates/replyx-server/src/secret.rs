@@ -15,7 +15,10 @@ pub const SECRET_FILE: &str = "replyx.secret";
 /// The secret file cannot be read or written.
 pub fn resolve(explicit: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<String> {
     if let Some(secret) = explicit {
-        anyhow::ensure!(secret.len() >= 16, "REPLYX_SECRET must be at least 16 characters");
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "REPLYX_SECRET must be at least 16 characters"
+        );
         return Ok(secret.to_owned());
     }
     let Some(dir) = data_dir else {

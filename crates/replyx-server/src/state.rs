@@ -41,7 +41,9 @@ pub struct Inner {
 impl AppState {
     /// Wraps the parts.
     pub fn new(inner: Inner) -> Self {
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 }
 

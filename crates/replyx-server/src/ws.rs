@@ -25,7 +25,10 @@ use std::net::SocketAddr;
 fn configure(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
     // Frames up to 4x the limit are read and then refused with 1009 by the session,
     // so the client gets a clear close; larger ones fail inside tungstenite.
-    let hard_max = limits.max_frame_bytes.saturating_mul(4).saturating_add(1024);
+    let hard_max = limits
+        .max_frame_bytes
+        .saturating_mul(4)
+        .saturating_add(1024);
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
@@ -39,7 +42,10 @@ fn admit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), 
         return Err(CloseCode::ServiceRestart);
     }
     let ip = client_ip(peer, headers, &state.settings.trusted_proxies);
-    state.ws_connects.check(ip).map_err(|_| CloseCode::RateLimited)
+    state
+        .ws_connects
+        .check(ip)
+        .map_err(|_| CloseCode::RateLimited)
 }
 
 /// Parses the dialog id of the path (unknown shape: 4004).
@@ -52,7 +58,10 @@ fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
     match query_param(query, "since") {
         None => Ok(None),
         Some(s) if s.is_empty() => Ok(None),
-        Some(s) => s.parse::<u64>().map(|n| Some(Seq(n))).map_err(|_| CloseCode::PolicyViolation),
+        Some(s) => s
+            .parse::<u64>()
+            .map(|n| Some(Seq(n)))
+            .map_err(|_| CloseCode::PolicyViolation),
     }
 }
 

@@ -5,7 +5,8 @@
 /// The host of an `Origin` header value, lowercased.
 pub fn origin_host(origin: &str) -> Option<String> {
     let url = url::Url::parse(origin).ok()?;
-    url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+    url.host_str()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
 }
 
 fn domain_host(entry: &str) -> String {
@@ -25,9 +26,10 @@ pub fn is_allowed(origin: Option<&str>, allowed: &[String]) -> bool {
     let Some(host) = origin.and_then(origin_host) else {
         return false;
     };
-    allowed.iter().map(|d| domain_host(d)).any(|d| {
-        !d.is_empty() && (host == d || host.ends_with(&format!(".{d}")))
-    })
+    allowed
+        .iter()
+        .map(|d| domain_host(d))
+        .any(|d| !d.is_empty() && (host == d || host.ends_with(&format!(".{d}"))))
 }
 
 #[cfg(test)]
@@ -45,7 +47,10 @@ mod tests {
         assert!(is_allowed(Some("https://www.shop.example:8443"), &allowed));
         assert!(is_allowed(Some("http://localhost:9999"), &allowed));
         assert!(!is_allowed(Some("https://evilshop.example"), &allowed));
-        assert!(!is_allowed(Some("https://shop.example.evil.test"), &allowed));
+        assert!(!is_allowed(
+            Some("https://shop.example.evil.test"),
+            &allowed
+        ));
         assert!(!is_allowed(Some("null"), &allowed));
         assert!(!is_allowed(None, &allowed));
     }

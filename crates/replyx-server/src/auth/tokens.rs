@@ -1,6 +1,8 @@
 //! Signing and checking the three token kinds.
 
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use replyx_protocol::{AssistantId, ConnectionKind, DialogId, GuestId, OperatorId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -89,7 +91,11 @@ impl Tokens {
             .expect("HS256 signing of plain claims cannot fail")
     }
 
-    fn check<T: for<'de> Deserialize<'de>>(&self, token: &str, expiring: bool) -> Result<T, TokenError> {
+    fn check<T: for<'de> Deserialize<'de>>(
+        &self,
+        token: &str,
+        expiring: bool,
+    ) -> Result<T, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         if !expiring {
@@ -107,7 +113,12 @@ impl Tokens {
     /// Signs an operator login; returns the token and its expiry (unix seconds).
     pub fn sign_operator(&self, id: OperatorId, name: &str) -> (String, u64) {
         let exp = now() + self.operator_ttl.as_secs();
-        let claims = OperatorClaims { typ: "operator".into(), sub: id, name: name.into(), exp };
+        let claims = OperatorClaims {
+            typ: "operator".into(),
+            sub: id,
+            name: name.into(),
+            exp,
+        };
         (self.sign(&claims), exp)
     }
 
@@ -117,11 +128,19 @@ impl Tokens {
     /// Expired, or invalid / of another kind.
     pub fn verify_operator(&self, token: &str) -> Result<OperatorClaims, TokenError> {
         let claims: OperatorClaims = self.check(token, true)?;
-        (claims.typ == "operator").then_some(claims).ok_or(TokenError::Invalid)
+        (claims.typ == "operator")
+            .then_some(claims)
+            .ok_or(TokenError::Invalid)
     }
 
     /// Signs a guest's access to one dialog.
-    pub fn sign_guest(&self, guest: &GuestId, dialog: DialogId, assistant: AssistantId, via: ConnectionKind) -> String {
+    pub fn sign_guest(
+        &self,
+        guest: &GuestId,
+        dialog: DialogId,
+        assistant: AssistantId,
+        via: ConnectionKind,
+    ) -> String {
         self.sign(&GuestClaims {
             typ: "guest".into(),
             sub: guest.clone(),
@@ -138,12 +157,18 @@ impl Tokens {
     /// Expired, or invalid / of another kind.
     pub fn verify_guest(&self, token: &str) -> Result<GuestClaims, TokenError> {
         let claims: GuestClaims = self.check(token, true)?;
-        (claims.typ == "guest").then_some(claims).ok_or(TokenError::Invalid)
+        (claims.typ == "guest")
+            .then_some(claims)
+            .ok_or(TokenError::Invalid)
     }
 
     /// Signs a site embed token.
     pub fn sign_site(&self, assistant: AssistantId, domains: &[String]) -> String {
-        self.sign(&SiteClaims { typ: "site".into(), assistant, domains: domains.to_vec() })
+        self.sign(&SiteClaims {
+            typ: "site".into(),
+            assistant,
+            domains: domains.to_vec(),
+        })
     }
 
     /// Checks a site token.
@@ -152,7 +177,9 @@ impl Tokens {
     /// Invalid or of another kind.
     pub fn verify_site(&self, token: &str) -> Result<SiteClaims, TokenError> {
         let claims: SiteClaims = self.check(token, false)?;
-        (claims.typ == "site").then_some(claims).ok_or(TokenError::Invalid)
+        (claims.typ == "site")
+            .then_some(claims)
+            .ok_or(TokenError::Invalid)
     }
 }
 
@@ -176,7 +203,12 @@ mod tests {
     #[test]
     fn expired_operator_token_is_reported_as_expired() {
         let t = Tokens::new("secret", Duration::from_secs(60));
-        let claims = OperatorClaims { typ: "operator".into(), sub: OperatorId::new(), name: "A".into(), exp: now() - 5 };
+        let claims = OperatorClaims {
+            typ: "operator".into(),
+            sub: OperatorId::new(),
+            name: "A".into(),
+            exp: now() - 5,
+        };
         let token = t.sign(&claims);
         assert_eq!(t.verify_operator(&token).unwrap_err(), TokenError::Expired);
     }

@@ -19,19 +19,33 @@ pub(super) async fn migrate(args: &StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(super) async fn add_operator(args: &StoreArgs, email: String, name: String) -> anyhow::Result<()> {
+pub(super) async fn add_operator(
+    args: &StoreArgs,
+    email: String,
+    name: String,
+) -> anyhow::Result<()> {
     let mut password = String::new();
     std::io::stdin().read_to_string(&mut password)?;
     let password = password.trim_end_matches(['\n', '\r']);
-    anyhow::ensure!(password.chars().count() >= 8, "the password must be at least 8 characters");
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "the password must be at least 8 characters"
+    );
     anyhow::ensure!(email.contains('@'), "the e-mail must contain @");
     let store = open_store(&args.database_url, &origin()).await?;
     let hash = password::hash(password)?;
     let operator = store
-        .create_operator(NewOperator { email, name, password_hash: hash })
+        .create_operator(NewOperator {
+            email,
+            name,
+            password_hash: hash,
+        })
         .await
         .map_err(|e| anyhow::anyhow!("adding operator: {e}"))?;
-    println!("operator {} <{}> id {}", operator.name, operator.email, operator.id);
+    println!(
+        "operator {} <{}> id {}",
+        operator.name, operator.email, operator.id
+    );
     Ok(())
 }
 
@@ -58,7 +72,8 @@ pub(super) async fn add_assistant(
         })
         .await
         .map_err(|e| anyhow::anyhow!("adding assistant: {e}"))?;
-    let token = Tokens::new(&secret, Duration::from_secs(1)).sign_site(assistant.id, &assistant.allowed_domains);
+    let token = Tokens::new(&secret, Duration::from_secs(1))
+        .sign_site(assistant.id, &assistant.allowed_domains);
     println!("assistant_id {}\nsite_token {}", assistant.id, token);
     Ok(())
 }

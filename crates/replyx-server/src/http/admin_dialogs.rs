@@ -42,14 +42,25 @@ pub async fn list_dialogs(
     Query(q): Query<ListQuery>,
 ) -> Result<AppJson<Value>, ApiError> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(DialogStatus::parse(s).ok_or_else(|| ApiError::invalid(format!("unknown status {s:?}")))?),
+        Some(s) => Some(
+            DialogStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("unknown status {s:?}")))?,
+        ),
         None => None,
     };
     let assistant_id = match q.assistant_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(a) => Some(a.parse::<AssistantId>().map_err(|_| ApiError::invalid("assistant_id is not an id"))?),
+        Some(a) => Some(
+            a.parse::<AssistantId>()
+                .map_err(|_| ApiError::invalid("assistant_id is not an id"))?,
+        ),
         None => None,
     };
-    let query = DialogQuery { status, assistant_id, limit: q.limit.unwrap_or(50).clamp(1, 200), before: q.before };
+    let query = DialogQuery {
+        status,
+        assistant_id,
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+        before: q.before,
+    };
     let dialogs = state.store.list_dialogs(query).await?;
     Ok(AppJson(json!({ "dialogs": dialogs })))
 }
@@ -60,8 +71,13 @@ pub async fn get_dialog(
     _: OperatorAuth,
     Path(id): Path<String>,
 ) -> Result<AppJson<Value>, ApiError> {
-    let dialog = state.store.dialog(parse_dialog(&id)?).await?.ok_or_else(|| ApiError::not_found("dialog"))?;
-    let mut body = serde_json::to_value(dialog.to_view(Stream::Admin)).map_err(ApiError::internal)?;
+    let dialog = state
+        .store
+        .dialog(parse_dialog(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dialog"))?;
+    let mut body =
+        serde_json::to_value(dialog.to_view(Stream::Admin)).map_err(ApiError::internal)?;
     body["guest_id"] = json!(dialog.guest_id);
     Ok(AppJson(body))
 }
@@ -82,7 +98,11 @@ pub async fn list_events(
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
 ) -> Result<AppJson<Value>, ApiError> {
-    let dialog = state.store.dialog(parse_dialog(&id)?).await?.ok_or_else(|| ApiError::not_found("dialog"))?;
+    let dialog = state
+        .store
+        .dialog(parse_dialog(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dialog"))?;
     events_page(&state, dialog.id, dialog.last_seq, q, Stream::Admin).await
 }
 
@@ -94,8 +114,13 @@ pub(crate) async fn events_page(
     stream: Stream,
 ) -> Result<AppJson<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_EVENTS_PAGE);
-    let events = state.store.events_since(dialog, Seq(q.since.unwrap_or(0)), limit, stream).await?;
-    Ok(AppJson(json!({ "events": wire(&events, stream), "last_seq": last_seq })))
+    let events = state
+        .store
+        .events_since(dialog, Seq(q.since.unwrap_or(0)), limit, stream)
+        .await?;
+    Ok(AppJson(
+        json!({ "events": wire(&events, stream), "last_seq": last_seq }),
+    ))
 }
 
 /// Body of an operator message.
@@ -120,13 +145,23 @@ pub async fn create_message(
         sender: Sender::Operator,
         text: body.text,
         client_msg_id: body.client_msg_id,
-        operator: Some(OperatorRef { id: op.sub, name: op.name }),
+        operator: Some(OperatorRef {
+            id: op.sub,
+            name: op.name,
+        }),
         internal: body.internal,
         require_status: None,
     };
     let appended = dialog_service::post_message(&state, message).await?;
-    let status = if appended.duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    let event = appended.event.to_wire(Stream::Admin).ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
+    let status = if appended.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let event = appended
+        .event
+        .to_wire(Stream::Admin)
+        .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
     Ok((status, AppJson(event)))
 }
 
@@ -146,15 +181,23 @@ pub async fn handoff(
     AppJson(body): AppJson<HandoffRequest>,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {
     let dialog = parse_dialog(&id)?;
-    let operator = OperatorRef { id: op.sub, name: op.name };
+    let operator = OperatorRef {
+        id: op.sub,
+        name: op.name,
+    };
     let stored = dialog_service::handoff(&state, dialog, body.action.by(operator)).await?;
     let (status, event) = match stored.into_iter().next() {
         Some(first) => (StatusCode::CREATED, first),
         None => {
             let current = state.store.last_status_event(dialog).await?;
-            (StatusCode::OK, current.ok_or_else(|| ApiError::internal("held dialog without a status event"))?)
+            (
+                StatusCode::OK,
+                current.ok_or_else(|| ApiError::internal("held dialog without a status event"))?,
+            )
         }
     };
-    let event = event.to_wire(Stream::Admin).ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
+    let event = event
+        .to_wire(Stream::Admin)
+        .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
     Ok((status, AppJson(event)))
 }

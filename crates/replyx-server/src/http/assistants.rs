@@ -18,13 +18,18 @@ fn validate(name: Option<&str>, domains: Option<&[String]>) -> Result<(), ApiErr
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     if domains.is_some_and(|d| d.iter().any(|d| d.trim().is_empty() || d.len() > 253)) {
-        return Err(ApiError::invalid("allowed_domains entries must be host names"));
+        return Err(ApiError::invalid(
+            "allowed_domains entries must be host names",
+        ));
     }
     Ok(())
 }
 
 /// `GET /api/assistants`.
-pub async fn list_assistants(State(state): State<AppState>, _: OperatorAuth) -> Result<AppJson<Value>, ApiError> {
+pub async fn list_assistants(
+    State(state): State<AppState>,
+    _: OperatorAuth,
+) -> Result<AppJson<Value>, ApiError> {
     let assistants = state.store.list_assistants().await?;
     Ok(AppJson(json!({ "assistants": assistants })))
 }
@@ -70,6 +75,8 @@ pub async fn create_site_token(
         .assistant(parse_id(&id)?)
         .await?
         .ok_or_else(|| ApiError::not_found("assistant"))?;
-    let token = state.tokens.sign_site(assistant.id, &assistant.allowed_domains);
+    let token = state
+        .tokens
+        .sign_site(assistant.id, &assistant.allowed_domains);
     Ok(AppJson(json!({ "site_token": token })))
 }

@@ -30,7 +30,9 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 
 fn token_error(e: TokenError) -> ApiError {
     match e {
-        TokenError::Expired => ApiError::new(ErrorCode::TokenExpired, "token expired; log in again"),
+        TokenError::Expired => {
+            ApiError::new(ErrorCode::TokenExpired, "token expired; log in again")
+        }
         TokenError::Invalid => ApiError::unauthorized("invalid token"),
     }
 }
@@ -42,8 +44,13 @@ impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        state.tokens.verify_operator(token).map(OperatorAuth).map_err(token_error)
+        let token =
+            bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        state
+            .tokens
+            .verify_operator(token)
+            .map(OperatorAuth)
+            .map_err(token_error)
     }
 }
 
@@ -58,7 +65,11 @@ impl FromRequestParts<AppState> for GuestAuth {
             .map(str::to_owned)
             .or_else(|| query_param(parts.uri.query(), "guest_token"))
             .ok_or_else(|| ApiError::unauthorized("missing guest token"))?;
-        state.tokens.verify_guest(&token).map(GuestAuth).map_err(token_error)
+        state
+            .tokens
+            .verify_guest(&token)
+            .map(GuestAuth)
+            .map_err(token_error)
     }
 }
 
@@ -74,7 +85,11 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        Ok(ClientIp(client_ip(peer, &parts.headers, &state.settings.trusted_proxies)))
+        Ok(ClientIp(client_ip(
+            peer,
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        )))
     }
 }
 

@@ -18,7 +18,11 @@ pub async fn live() -> Json<serde_json::Value> {
 /// store or bus does not answer.
 pub async fn ready(State(state): State<AppState>) -> Response {
     if state.lifecycle.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
     }
     let store = state.store.ping().await.map_err(|e| e.to_string());
     let bus = state.bus.health().await;
@@ -39,7 +43,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// `GET /health/websocket`: open sockets and dialogs with sockets, per kind.
 pub async fn websocket(State(state): State<AppState>) -> Json<serde_json::Value> {
     let counts = state.hub.counts();
-    let status = if state.lifecycle.is_draining() { "draining" } else { "healthy" };
+    let status = if state.lifecycle.is_draining() {
+        "draining"
+    } else {
+        "healthy"
+    };
     let mut body = json!({
         "status": status,
         "uptime_seconds": state.lifecycle.uptime_seconds(),
@@ -56,7 +64,10 @@ pub async fn websocket(State(state): State<AppState>) -> Json<serde_json::Value>
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

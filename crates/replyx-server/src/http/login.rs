@@ -32,13 +32,16 @@ pub async fn login(
     let hash = record.as_ref().map(|r| r.password_hash.clone());
     let password = body.password;
     // Argon2 is deliberately slow: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || hash.is_some_and(|h| password::verify(&password, &h)))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok =
+        tokio::task::spawn_blocking(move || hash.is_some_and(|h| password::verify(&password, &h)))
+            .await
+            .map_err(ApiError::internal)?;
     let Some(record) = record.filter(|_| ok) else {
         return Err(ApiError::unauthorized("wrong e-mail or password"));
     };
-    let (token, exp) = state.tokens.sign_operator(record.operator.id, &record.operator.name);
+    let (token, exp) = state
+        .tokens
+        .sign_operator(record.operator.id, &record.operator.name);
     Ok(AppJson(LoginResponse {
         token,
         expires_at: DateTime::from_timestamp(exp as i64, 0).unwrap_or_else(Utc::now),

@@ -44,7 +44,11 @@ pub struct SiteOpen {
 }
 
 async fn assistant(state: &AppState, id: AssistantId) -> Result<Assistant, ApiError> {
-    state.store.assistant(id).await?.ok_or_else(|| ApiError::not_found("assistant"))
+    state
+        .store
+        .assistant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("assistant"))
 }
 
 /// `POST /api/widget/dialogs`.
@@ -54,7 +58,10 @@ pub async fn open_widget_dialog(
     AppJson(body): AppJson<WidgetOpen>,
 ) -> Result<(StatusCode, AppJson<Value>), ApiError> {
     rate_limit(&state, ip)?;
-    let id = body.assistant_id.parse().map_err(|_| ApiError::not_found("assistant"))?;
+    let id = body
+        .assistant_id
+        .parse()
+        .map_err(|_| ApiError::not_found("assistant"))?;
     let assistant = assistant(&state, id).await?;
     open(&state, &assistant, body.guest_id, ConnectionKind::Widget).await
 }
@@ -82,7 +89,10 @@ pub async fn open_site_dialog(
 fn forbidden_origin(page: Option<&str>) -> ApiError {
     ApiError::new(
         ErrorCode::ForbiddenOrigin,
-        format!("origin {} is not allowed for this assistant", page.unwrap_or("(none)")),
+        format!(
+            "origin {} is not allowed for this assistant",
+            page.unwrap_or("(none)")
+        ),
     )
 }
 
@@ -93,12 +103,19 @@ async fn open(
     via: ConnectionKind,
 ) -> Result<(StatusCode, AppJson<Value>), ApiError> {
     let guest = match guest_id {
-        Some(g) => GuestId::parse(&g).ok_or_else(|| ApiError::invalid("guest_id must be 8 to 64 characters of A-Z a-z 0-9 _ -"))?,
+        Some(g) => GuestId::parse(&g).ok_or_else(|| {
+            ApiError::invalid("guest_id must be 8 to 64 characters of A-Z a-z 0-9 _ -")
+        })?,
         None => GuestId::generate(),
     };
     let (dialog, created) = dialog_service::open_dialog(state, assistant, &guest).await?;
-    let events = state.store.recent_events(dialog.id, HISTORY, Stream::Visitor).await?;
-    let token = state.tokens.sign_guest(&guest, dialog.id, assistant.id, via);
+    let events = state
+        .store
+        .recent_events(dialog.id, HISTORY, Stream::Visitor)
+        .await?;
+    let token = state
+        .tokens
+        .sign_guest(&guest, dialog.id, assistant.id, via);
     let body = json!({
         "dialog": dialog.to_view(Stream::Visitor),
         "guest_id": guest,
@@ -106,7 +123,11 @@ async fn open(
         "events": wire(&events, Stream::Visitor),
         "assistant": {"id": assistant.id, "name": assistant.name},
     });
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, AppJson(body)))
 }
 
@@ -121,9 +142,16 @@ async fn authorize(
 ) -> Result<DialogRecord, ApiError> {
     let id = parse_dialog(id)?;
     if claims.via != via || claims.dialog != id {
-        return Err(ApiError::new(ErrorCode::Forbidden, "this guest token does not open this dialog"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this guest token does not open this dialog",
+        ));
     }
-    let dialog = state.store.dialog(id).await?.ok_or_else(|| ApiError::not_found("dialog"))?;
+    let dialog = state
+        .store
+        .dialog(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dialog"))?;
     if via == ConnectionKind::Site {
         let assistant = assistant(state, dialog.assistant_id).await?;
         if !is_allowed(origin(headers), &assistant.allowed_domains) {
@@ -142,7 +170,14 @@ async fn list_events(
     headers: HeaderMap,
 ) -> Result<AppJson<Value>, ApiError> {
     let dialog = authorize(&state, &claims, &id, via, &headers).await?;
-    events_page(&state, dialog.id, dialog.last_visitor_seq, q, Stream::Visitor).await
+    events_page(
+        &state,
+        dialog.id,
+        dialog.last_visitor_seq,
+        q,
+        Stream::Visitor,
+    )
+    .await
 }
 
 /// `GET /api/widget/dialogs/{id}/events?since=N`.
@@ -198,7 +233,11 @@ async fn create_message(
         require_status: None,
     };
     let appended = dialog_service::post_message(&state, message).await?;
-    let status = if appended.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if appended.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let event = appended
         .event
         .to_wire(Stream::Visitor)

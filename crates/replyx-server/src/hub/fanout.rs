@@ -47,7 +47,9 @@ impl FanoutEvent {
     /// The audience class of this event.
     pub fn delivery(&self) -> Delivery {
         match &self.event.payload {
-            EventPayload::MessageCreated { message } => Delivery::Message { internal: message.internal },
+            EventPayload::MessageCreated { message } => Delivery::Message {
+                internal: message.internal,
+            },
             EventPayload::DialogStatus { .. } => Delivery::Status,
         }
     }
@@ -87,12 +89,20 @@ fn signal_frame(s: &Signal) -> Outbound {
         SignalBody::Typing { actor, state } => Outbound::Frame {
             dialog_id: s.dialog_id,
             delivery: Delivery::Typing(*actor),
-            json: encode(&ServerFrame::Typing { dialog_id: s.dialog_id, actor: *actor, state: *state }),
+            json: encode(&ServerFrame::Typing {
+                dialog_id: s.dialog_id,
+                actor: *actor,
+                state: *state,
+            }),
         },
         SignalBody::Read { reader, up_to } => Outbound::Frame {
             dialog_id: s.dialog_id,
             delivery: Delivery::Read,
-            json: encode(&ServerFrame::Read { dialog_id: s.dialog_id, reader: *reader, up_to: *up_to }),
+            json: encode(&ServerFrame::Read {
+                dialog_id: s.dialog_id,
+                reader: *reader,
+                up_to: *up_to,
+            }),
         },
         SignalBody::Inbox { created, summary } => {
             let dialog = summary.clone();

@@ -107,15 +107,26 @@ impl Registry {
             return Err(RegisterError::ProcessFull);
         }
         let id = ConnectionId::new();
-        let conn = Conn { id, kind, tx, closer };
+        let conn = Conn {
+            id,
+            kind,
+            tx,
+            closer,
+        };
         match dialog {
             None => self.inbox.push(conn),
             Some(dialog) => {
                 let conns = self.dialogs.entry(dialog).or_default();
                 let (same_class, limit) = if kind.is_visitor() {
-                    (conns.iter().filter(|c| c.kind.is_visitor()).count(), limits.visitor_per_dialog)
+                    (
+                        conns.iter().filter(|c| c.kind.is_visitor()).count(),
+                        limits.visitor_per_dialog,
+                    )
                 } else {
-                    (conns.iter().filter(|c| !c.kind.is_visitor()).count(), limits.admin_per_dialog)
+                    (
+                        conns.iter().filter(|c| !c.kind.is_visitor()).count(),
+                        limits.admin_per_dialog,
+                    )
                 };
                 if same_class >= limit {
                     if conns.is_empty() {
@@ -156,7 +167,10 @@ impl Registry {
                 }
             }
         }
-        HubCounts { active: self.active, dialogs }
+        HubCounts {
+            active: self.active,
+            dialogs,
+        }
     }
 
     pub(crate) fn closers(&self) -> Vec<Closer> {
@@ -180,7 +194,11 @@ impl Registry {
                 return slow;
             }
             Outbound::Event(e) => (e.event.dialog_id, e.delivery()),
-            Outbound::Frame { dialog_id, delivery, .. } => (*dialog_id, *delivery),
+            Outbound::Frame {
+                dialog_id,
+                delivery,
+                ..
+            } => (*dialog_id, *delivery),
         };
         let conns = self.dialogs.get(&dialog).map(Vec::as_slice).unwrap_or(&[]);
         let targets = conns.iter().filter(|c| may_receive(delivery, c.kind));

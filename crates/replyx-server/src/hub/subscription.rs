@@ -26,7 +26,14 @@ impl Subscription {
         rx: Receiver<Outbound>,
         closer: Closer,
     ) -> Self {
-        Self { hub, id, kind, dialog, rx, closer }
+        Self {
+            hub,
+            id,
+            kind,
+            dialog,
+            rx,
+            closer,
+        }
     }
 
     /// This connection's id.

@@ -12,7 +12,11 @@ use replyx_protocol::{CloseCode, ConnectionKind};
 use std::net::SocketAddr;
 
 /// Authenticates an operator token (`token` query or bearer): 4001 expired, 4002 bad.
-pub(crate) fn operator_expiry(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<u64, CloseCode> {
+pub(crate) fn operator_expiry(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<u64, CloseCode> {
     let token = query_param(uri.query(), "token")
         .or_else(|| bearer(headers).map(str::to_owned))
         .ok_or(CloseCode::AuthFailed)?;
@@ -42,7 +46,12 @@ pub async fn upgrade(
             Ok(None) => return Err(CloseCode::NotFound),
             Err(_) => return Err(CloseCode::InternalError),
         }
-        Ok(SessionContext { kind: ConnectionKind::Admin, dialog_id: Some(dialog_id), since, expires_at: Some(expires_at) })
+        Ok(SessionContext {
+            kind: ConnectionKind::Admin,
+            dialog_id: Some(dialog_id),
+            since,
+            expires_at: Some(expires_at),
+        })
     }
     .await;
     super::respond(ws, state, ConnectionKind::Admin, decision)

@@ -20,7 +20,12 @@ pub async fn upgrade(
 ) -> Response {
     let decision = super::admit(&state, peer, &headers).and_then(|()| {
         let expires_at = operator_expiry(&state, &uri, &headers)?;
-        Ok(SessionContext { kind: ConnectionKind::Admin, dialog_id: None, since: None, expires_at: Some(expires_at) })
+        Ok(SessionContext {
+            kind: ConnectionKind::Admin,
+            dialog_id: None,
+            since: None,
+            expires_at: Some(expires_at),
+        })
     });
     super::respond(ws, state, ConnectionKind::Admin, decision)
 }

@@ -102,7 +102,10 @@ impl Session {
     async fn serve(&mut self, sub: &mut crate::hub::Subscription, expires_at: Option<u64>) -> Exit {
         let closer = sub.closer().clone();
         let limits = self.state.settings.limits.clone();
-        let mut ping = tokio::time::interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
+        let mut ping = tokio::time::interval_at(
+            Instant::now() + limits.heartbeat_interval,
+            limits.heartbeat_interval,
+        );
         loop {
             let silent_until = self.last_activity + limits.heartbeat_timeout;
             let step = tokio::select! {
@@ -148,8 +151,14 @@ impl Session {
 /// connection ends with a clean TCP shutdown.
 async fn close(mut socket: WebSocket, state: &AppState, code: CloseCode) {
     state.metrics.closed_with(code);
-    let frame = CloseFrame { code: code.code(), reason: code.reason().into() };
-    if tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await.is_err() {
+    let frame = CloseFrame {
+        code: code.code(),
+        reason: code.reason().into(),
+    };
+    if tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(frame))))
+        .await
+        .is_err()
+    {
         return;
     }
     let _ = tokio::time::timeout(CLOSE_LINGER, async {

@@ -48,7 +48,12 @@ pub async fn upgrade(
             return Err(CloseCode::NotFound);
         }
         guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
-        Ok(SessionContext { kind: ConnectionKind::Site, dialog_id: Some(dialog_id), since, expires_at: None })
+        Ok(SessionContext {
+            kind: ConnectionKind::Site,
+            dialog_id: Some(dialog_id),
+            since,
+            expires_at: None,
+        })
     }
     .await;
     super::respond(ws, state, ConnectionKind::Site, decision)

@@ -57,7 +57,12 @@ pub async fn upgrade(
             return Err(CloseCode::NotFound);
         }
         guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Widget)?;
-        Ok(SessionContext { kind: ConnectionKind::Widget, dialog_id: Some(dialog_id), since, expires_at: None })
+        Ok(SessionContext {
+            kind: ConnectionKind::Widget,
+            dialog_id: Some(dialog_id),
+            since,
+            expires_at: None,
+        })
     }
     .await;
     super::respond(ws, state, ConnectionKind::Widget, decision)

@@ -38,17 +38,19 @@ pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assis
         fallback_reply: new.fallback_reply,
         created_at: Utc::now(),
     };
-    sqlx::query(&format!("INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
-        .bind(a.id.to_string())
-        .bind(&a.name)
-        .bind(&a.welcome_message)
-        .bind(json(&a.allowed_domains))
-        .bind(json(&a.rules))
-        .bind(&a.fallback_reply)
-        .bind(a.created_at)
-        .execute(pool)
-        .await
-        .map_err(backend)?;
+    sqlx::query(&format!(
+        "INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(a.id.to_string())
+    .bind(&a.name)
+    .bind(&a.welcome_message)
+    .bind(json(&a.allowed_domains))
+    .bind(json(&a.rules))
+    .bind(&a.fallback_reply)
+    .bind(a.created_at)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     Ok(a)
 }
 
@@ -95,7 +97,10 @@ pub(crate) async fn update(
     Ok(a)
 }
 
-pub(crate) async fn by_id(pool: &SqlitePool, id: AssistantId) -> Result<Option<Assistant>, StoreError> {
+pub(crate) async fn by_id(
+    pool: &SqlitePool,
+    id: AssistantId,
+) -> Result<Option<Assistant>, StoreError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM assistants WHERE id = ?"))
         .bind(id.to_string())
         .fetch_optional(pool)
@@ -105,9 +110,11 @@ pub(crate) async fn by_id(pool: &SqlitePool, id: AssistantId) -> Result<Option<A
 }
 
 pub(crate) async fn list(pool: &SqlitePool) -> Result<Vec<Assistant>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM assistants ORDER BY created_at"))
-        .fetch_all(pool)
-        .await
-        .map_err(backend)?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM assistants ORDER BY created_at"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
     rows.iter().map(assistant).collect()
 }

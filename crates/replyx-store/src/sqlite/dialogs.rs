@@ -1,9 +1,9 @@
 //! Dialogs: open-or-create for a guest (with the welcome message in the same
 //! transaction), reads, the inbox list, and read marks.
 
+use super::backend;
 use super::events::{insert, message_payload};
 use super::rows::{self, DIALOG_COLUMNS, DIALOG_FROM};
-use super::backend;
 use chrono::Utc;
 use replyx_core::model::{DialogQuery, DialogRecord};
 use replyx_core::{Assistant, StoreError, StoredEvent};
@@ -51,24 +51,35 @@ pub(crate) async fn open(
     .await
     .map_err(backend)?;
     let mut stored = Vec::new();
-    if let Some(welcome) = assistant.welcome_message.as_ref().filter(|w| !w.trim().is_empty()) {
+    if let Some(welcome) = assistant
+        .welcome_message
+        .as_ref()
+        .filter(|w| !w.trim().is_empty())
+    {
         let payload = message_payload(Sender::Assistant, welcome.clone(), None, None, false);
         stored.push(insert(tx, id, payload, origin).await?);
     }
-    let row = sqlx::query(&format!("SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"))
-        .bind(id.to_string())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(backend)?;
+    let row = sqlx::query(&format!(
+        "SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"
+    ))
+    .bind(id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(backend)?;
     Ok((rows::dialog(&row)?, stored, true))
 }
 
-pub(crate) async fn by_id(pool: &SqlitePool, id: DialogId) -> Result<Option<DialogRecord>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"))
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)?;
+pub(crate) async fn by_id(
+    pool: &SqlitePool,
+    id: DialogId,
+) -> Result<Option<DialogRecord>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {DIALOG_COLUMNS} FROM {DIALOG_FROM} WHERE d.id = ?"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
     row.as_ref().map(rows::dialog).transpose()
 }
 
@@ -111,7 +122,10 @@ fn summary_row(row: &SqliteRow) -> Result<DialogSummary, StoreError> {
     })
 }
 
-pub(crate) async fn summary(pool: &SqlitePool, id: DialogId) -> Result<Option<DialogSummary>, StoreError> {
+pub(crate) async fn summary(
+    pool: &SqlitePool,
+    id: DialogId,
+) -> Result<Option<DialogSummary>, StoreError> {
     let row = sqlx::query(&summary_sql("WHERE d.id = ?"))
         .bind(id.to_string())
         .fetch_optional(pool)
@@ -120,7 +134,10 @@ pub(crate) async fn summary(pool: &SqlitePool, id: DialogId) -> Result<Option<Di
     row.as_ref().map(summary_row).transpose()
 }
 
-pub(crate) async fn list(pool: &SqlitePool, q: DialogQuery) -> Result<Vec<DialogSummary>, StoreError> {
+pub(crate) async fn list(
+    pool: &SqlitePool,
+    q: DialogQuery,
+) -> Result<Vec<DialogSummary>, StoreError> {
     let filter = "WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.assistant_id = ?2) \
                   AND (?3 IS NULL OR d.updated_at < ?3) ORDER BY d.updated_at DESC LIMIT ?4";
     let rows = sqlx::query(&summary_sql(filter))

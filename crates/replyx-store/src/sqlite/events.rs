@@ -5,9 +5,7 @@ use super::{backend, rows};
 use chrono::Utc;
 use replyx_core::handoff::{self, HandoffAction};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
-use replyx_protocol::{
-    DialogId, DialogStatus, EventPayload, Message, MessageId, Sender, Seq,
-};
+use replyx_protocol::{DialogId, DialogStatus, EventPayload, Message, MessageId, Sender, Seq};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 type Tx = Transaction<'static, Sqlite>;
@@ -93,7 +91,10 @@ pub(crate) fn message_payload(
     }
 }
 
-async fn status_of(tx: &mut Tx, dialog: DialogId) -> Result<(DialogStatus, Option<String>), StoreError> {
+async fn status_of(
+    tx: &mut Tx,
+    dialog: DialogId,
+) -> Result<(DialogStatus, Option<String>), StoreError> {
     let row = sqlx::query("SELECT status, operator_id FROM dialogs WHERE id = ?")
         .bind(dialog.to_string())
         .fetch_optional(&mut **tx)

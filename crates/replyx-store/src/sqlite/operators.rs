@@ -53,7 +53,10 @@ pub(crate) async fn by_email(
     .transpose()
 }
 
-pub(crate) async fn by_id(pool: &SqlitePool, id: OperatorId) -> Result<Option<Operator>, StoreError> {
+pub(crate) async fn by_id(
+    pool: &SqlitePool,
+    id: OperatorId,
+) -> Result<Option<Operator>, StoreError> {
     let row = sqlx::query("SELECT id, email, name FROM operators WHERE id = ?")
         .bind(id.to_string())
         .fetch_optional(pool)

@@ -42,7 +42,10 @@ pub(crate) fn opt_text(row: &SqliteRow, col: &str) -> Result<Option<String>, Sto
 
 pub(crate) fn dialog(row: &SqliteRow) -> Result<DialogRecord, StoreError> {
     let status = text(row, "status")?;
-    let operator = match (opt_text(row, "operator_id")?, opt_text(row, "operator_name")?) {
+    let operator = match (
+        opt_text(row, "operator_id")?,
+        opt_text(row, "operator_name")?,
+    ) {
         (Some(id), Some(name)) => Some(OperatorRef {
             id: parse_id(&id)?,
             name,

@@ -4,9 +4,9 @@
 
 use super::{Exit, Session};
 use crate::dialog_service;
+use axum::extract::ws::Message;
 use replyx_core::SignalBody;
 use replyx_protocol::{ClientFrame, CloseCode, ErrorCode, Reader, Seq, ServerFrame, TypingActor};
-use axum::extract::ws::Message;
 
 impl Session {
     pub(super) async fn on_incoming(
@@ -18,7 +18,10 @@ impl Session {
             Some(Err(e)) => {
                 let text = e.to_string();
                 // tungstenite reports frames past its hard limit as a capacity error.
-                if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big") {
+                if text.contains("Space limit exceeded")
+                    || text.contains("too long")
+                    || text.contains("too big")
+                {
                     return Err(Exit::Close(CloseCode::TooLarge));
                 }
                 return Err(Exit::Ended);
@@ -40,7 +43,9 @@ impl Session {
             return Err(Exit::Close(CloseCode::PolicyViolation));
         }
         let Message::Text(text) = message else {
-            return self.reject("binary frames are not part of the protocol").await;
+            return self
+                .reject("binary frames are not part of the protocol")
+                .await;
         };
         match serde_json::from_str::<ClientFrame>(text.as_str()) {
             Ok(frame) => self.on_client_frame(frame).await,
@@ -49,35 +54,58 @@ impl Session {
     }
 
     async fn reject(&mut self, message: &str) -> Result<(), Exit> {
-        let frame = ServerFrame::Error { code: ErrorCode::InvalidFrame.as_str().into(), message: message.into() };
+        let frame = ServerFrame::Error {
+            code: ErrorCode::InvalidFrame.as_str().into(),
+            message: message.into(),
+        };
         self.send_frame(&frame).await
     }
 
     async fn on_client_frame(&mut self, frame: ClientFrame) -> Result<(), Exit> {
         let dialog = self.dialog_id;
         match (frame, dialog) {
-            (ClientFrame::Ping, None) => self.send_frame(&ServerFrame::Pong { last_seq: Seq::ZERO }).await,
+            (ClientFrame::Ping, None) => {
+                self.send_frame(&ServerFrame::Pong {
+                    last_seq: Seq::ZERO,
+                })
+                .await
+            }
             (ClientFrame::Ping, Some(dialog)) => {
                 let newest = match self.state.store.dialog(dialog).await {
                     Ok(Some(d)) => d.last_seq_in(self.stream),
                     _ => self.last,
                 };
-                self.send_frame(&ServerFrame::Pong { last_seq: newest }).await
+                self.send_frame(&ServerFrame::Pong { last_seq: newest })
+                    .await
             }
             (ClientFrame::Typing { state }, Some(dialog)) => {
-                let actor = if self.kind.is_visitor() { TypingActor::Visitor } else { TypingActor::Operator };
-                dialog_service::publish_signal(&self.state, dialog, SignalBody::Typing { actor, state }).await;
+                let actor = if self.kind.is_visitor() {
+                    TypingActor::Visitor
+                } else {
+                    TypingActor::Operator
+                };
+                dialog_service::publish_signal(
+                    &self.state,
+                    dialog,
+                    SignalBody::Typing { actor, state },
+                )
+                .await;
                 Ok(())
             }
             (ClientFrame::Read { up_to }, Some(dialog)) => {
-                let reader = if self.kind.is_visitor() { Reader::Visitor } else { Reader::Operator };
+                let reader = if self.kind.is_visitor() {
+                    Reader::Visitor
+                } else {
+                    Reader::Operator
+                };
                 match dialog_service::mark_read(&self.state, dialog, reader, up_to).await {
                     Ok(_) => Ok(()),
                     Err(e) => self.reject(&e.message).await,
                 }
             }
             (ClientFrame::Typing { .. } | ClientFrame::Read { .. }, None) => {
-                self.reject("typing and read frames need a dialog socket").await
+                self.reject("typing and read frames need a dialog socket")
+                    .await
             }
         }
     }

@@ -46,12 +46,17 @@ impl Session {
             }
             None => self.last = stream_newest,
         }
-        self.send_frame(&ServerFrame::ReplayComplete { last_seq: self.last }).await
+        self.send_frame(&ServerFrame::ReplayComplete {
+            last_seq: self.last,
+        })
+        .await
     }
 
     /// Sends every stored event of this stream after `self.last`, page by page.
     pub(super) async fn catch_up(&mut self) -> Result<(), Exit> {
-        let Some(dialog) = self.dialog_id else { return Ok(()) };
+        let Some(dialog) = self.dialog_id else {
+            return Ok(());
+        };
         loop {
             let page = self
                 .state
@@ -85,13 +90,17 @@ impl Session {
                 if event.prev_seq_in(self.stream) > self.last {
                     return self.catch_up().await;
                 }
-                let Some(json) = fanout.json(self.stream) else { return Ok(()) };
+                let Some(json) = fanout.json(self.stream) else {
+                    return Ok(());
+                };
                 self.send_text(json).await?;
                 self.last = event.seq;
                 let latency = match &event.payload {
-                    EventPayload::MessageCreated { message } => {
-                        (chrono::Utc::now() - message.created_at).to_std().unwrap_or_default().as_secs_f64()
-                    }
+                    EventPayload::MessageCreated { message } => (chrono::Utc::now()
+                        - message.created_at)
+                        .to_std()
+                        .unwrap_or_default()
+                        .as_secs_f64(),
                     EventPayload::DialogStatus { .. } => fanout.received.elapsed().as_secs_f64(),
                 };
                 self.state.metrics.delivered(self.kind, latency);

@@ -1,0 +1,104 @@
+//! Who receives what: internal notes and visitor typing never reach a visitor, live or
+//! on replay; everything else reaches both sides.
+
+use crate::{seeded, texts, ws_base};
+use serde_json::json;
+
+#[tokio::test]
+async fn internal_note_and_visitor_typing_never_reach_a_visitor_socket() {
+    let (server, fx) = seeded().await;
+    let base = ws_base(&server);
+    for visitor in [fx.open_widget(None).await, fx.open_site(None).await] {
+        let mut v = visitor
+            .connect(&base, &fx, Some(visitor.loaded_seq()))
+            .await;
+        v.handshake().await;
+        let mut a = fx
+            .admin_socket(&base, &visitor.dialog_id, Some(visitor.loaded_seq()))
+            .await;
+        a.handshake().await;
+
+        v.send_json(json!({"type": "typing", "state": "start"}))
+            .await;
+        let (typing, _) = a.until(|f| f["type"] == "typing").await;
+        assert_eq!(
+            typing["actor"], "visitor",
+            "operators see the visitor typing"
+        );
+
+        let note = fx
+            .operator_says(&visitor.dialog_id, "secret note", true)
+            .await;
+        assert_eq!(note["message"]["internal"], true);
+        let reply = fx
+            .operator_says(&visitor.dialog_id, "public reply", false)
+            .await;
+        assert_eq!(a.next_event().await["message"]["text"], "secret note");
+
+        let (before, pong) = v.barrier().await;
+        let got = texts(&before);
+        assert_eq!(got, ["public reply"], "{before:?}");
+        assert!(before.iter().all(|f| f["type"] != "typing"), "{before:?}");
+        // The visitor stream skips the note's seq and says so in prev_seq.
+        let live = before
+            .iter()
+            .find(|f| f["type"] == "message.created")
+            .unwrap();
+        assert_eq!(live["seq"], reply["seq"]);
+        assert_eq!(live["prev_seq"], visitor.loaded_seq());
+        assert_eq!(pong["last_seq"], reply["seq"]);
+
+        // Not on replay either, nor over HTTP.
+        let mut again = visitor.connect(&base, &fx, Some(0)).await;
+        let (_, replay) = again.handshake().await;
+        assert!(
+            !texts(&replay).contains(&"secret note".to_owned()),
+            "{replay:?}"
+        );
+        assert!(!texts(&visitor.events(&fx.api, 0).await).contains(&"secret note".to_owned()));
+        assert!(
+            texts(&fx.admin_events(&visitor.dialog_id).await).contains(&"secret note".to_owned())
+        );
+    }
+}
+
+#[tokio::test]
+async fn operator_typing_and_read_marks_reach_both_sides() {
+    let (server, fx) = seeded().await;
+    let base = ws_base(&server);
+    let visitor = fx.open_widget(None).await;
+    let mut v = visitor.connect(&base, &fx, None).await;
+    v.handshake().await;
+    let mut a = fx.admin_socket(&base, &visitor.dialog_id, None).await;
+    a.handshake().await;
+
+    a.send_json(json!({"type": "typing", "state": "start"}))
+        .await;
+    let (typing, _) = v.until(|f| f["type"] == "typing").await;
+    assert_eq!(
+        (typing["actor"].as_str(), typing["state"].as_str()),
+        (Some("operator"), Some("start"))
+    );
+
+    v.send_json(json!({"type": "read", "up_to": 1})).await;
+    let (read, _) = a.until(|f| f["type"] == "read").await;
+    assert_eq!(
+        (read["reader"].as_str(), read["up_to"].as_u64()),
+        (Some("visitor"), Some(1))
+    );
+    // A read mark never moves backwards and never past the newest seq.
+    v.send_json(json!({"type": "read", "up_to": 0})).await;
+    let (read, _) = a.until(|f| f["type"] == "read").await;
+    assert_eq!(read["up_to"], 1);
+    v.send_json(json!({"type": "read", "up_to": 99})).await;
+    let (read, _) = a.until(|f| f["type"] == "read").await;
+    assert_eq!(read["up_to"], 1);
+    let (_, dialog) = fx
+        .api
+        .get(
+            &format!("/api/dialogs/{}", visitor.dialog_id),
+            Some(&fx.operator_token),
+        )
+        .await;
+    assert_eq!(dialog["visitor_read_up_to"], 1);
+}

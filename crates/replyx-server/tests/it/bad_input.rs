@@ -1,0 +1,154 @@
+//! Bad input gets a clear error and stores nothing; bad frames get an error frame or
+//! the documented close code.
+
+use crate::{seeded, ws_base};
+use replyx_testkit::{Incoming, WELCOME};
+use serde_json::json;
+
+#[tokio::test]
+async fn bad_http_input_gets_the_right_status_and_stores_nothing() {
+    let (_server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let messages = format!("/api/widget/dialogs/{}/messages", v.dialog_id);
+
+    let (status, body) = fx
+        .api
+        .post_raw(
+            &messages,
+            Some(&v.guest_token),
+            "{not json".into(),
+            "application/json",
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    let (status, body) = fx
+        .api
+        .post(&messages, Some(&v.guest_token), json!({"text": 5}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_shape");
+
+    let (status, body) = fx
+        .api
+        .post(&messages, Some(&v.guest_token), json!({"text": "   "}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    let long = "я".repeat(4001);
+    let (status, body) = fx
+        .api
+        .post(&messages, Some(&v.guest_token), json!({"text": long}))
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "too_large");
+    let (status, _) = fx
+        .api
+        .post(
+            &messages,
+            Some(&v.guest_token),
+            json!({"text": "я".repeat(4000)}),
+        )
+        .await;
+    assert_eq!(status, 201, "exactly the limit is accepted");
+
+    let (status, body) = fx.api.post(&messages, None, json!({"text": "hi"})).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = fx
+        .api
+        .post(&messages, Some("not-a-token"), json!({"text": "hi"}))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = fx.api.get("/api/dialogs", None).await;
+    assert_eq!(status, 401);
+
+    let unknown = format!("/api/dialogs/{}", replyx_protocol::DialogId::new());
+    let (status, body) = fx.api.get(&unknown, Some(&fx.operator_token)).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = fx
+        .api
+        .post(
+            "/api/widget/dialogs",
+            None,
+            json!({"assistant_id": replyx_protocol::AssistantId::new()}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = fx
+        .api
+        .post(
+            "/api/widget/dialogs",
+            None,
+            json!({"assistant_id": fx.assistant_id, "guest_id": "no spaces allowed"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    let stored = crate::texts(&fx.admin_events(&v.dialog_id).await);
+    assert_eq!(
+        stored,
+        [WELCOME.to_owned(), "я".repeat(4000)],
+        "only the valid message was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_client_frame_gets_an_error_frame_and_the_socket_stays_usable() {
+    let (server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let mut s = v.connect(&ws_base(&server), &fx, None).await;
+    s.handshake().await;
+    for bad in [
+        "not json",
+        r#"{"type":"shout"}"#,
+        r#"{"type":"read","up_to":"x"}"#,
+    ] {
+        s.send_text(bad.into()).await;
+        let error = s.expect_type("error").await;
+        assert_eq!(error["code"], "invalid_frame", "{bad}");
+    }
+    s.send_binary(vec![1, 2, 3]).await;
+    assert_eq!(s.expect_type("error").await["code"], "invalid_frame");
+    let (_, pong) = s.barrier().await;
+    assert_eq!(pong["last_seq"], 1, "still usable");
+    let sent = fx.operator_says(&v.dialog_id, "after errors", false).await;
+    assert_eq!(s.next_event().await["seq"], sent["seq"]);
+}
+
+#[tokio::test]
+async fn an_oversize_frame_closes_1009() {
+    let (server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let mut s = v.connect(&ws_base(&server), &fx, None).await;
+    s.handshake().await;
+    let big = json!({"type": "typing", "state": "start", "pad": "x".repeat(17 * 1024)});
+    s.send_text(big.to_string()).await;
+    s.expect_close(1009).await;
+}
+
+#[tokio::test]
+async fn a_frame_flood_closes_1008() {
+    let (server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let mut s = v.connect(&ws_base(&server), &fx, None).await;
+    s.handshake().await;
+    for _ in 0..60 {
+        s.send_text(r#"{"type":"ping"}"#.into()).await;
+    }
+    let mut pongs = 0;
+    loop {
+        match s.recv().await {
+            Incoming::Json(f) if f["type"] == "pong" => pongs += 1,
+            Incoming::Json(f) => panic!("unexpected {f}"),
+            Incoming::Closed(code) => {
+                assert_eq!(code, Some(1008));
+                break;
+            }
+        }
+    }
+    assert!(
+        pongs <= 20,
+        "at most the per-second budget was answered: {pongs}"
+    );
+}

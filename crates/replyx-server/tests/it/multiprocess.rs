@@ -1,0 +1,123 @@
+//! Two server processes on one database (a blue-green pair, or several workers): every
+//! event reaches every subscriber, whichever process stored it. The previous system's
+//! per-worker connection lists delivered only to whoever shared a worker.
+
+use crate::drain::{add_operator, env};
+use replyx_testkit::{Api, Fixture, ServerProcess, Visitor, WsClient};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Events of a stream with their seqs, asserted exactly once and in order.
+fn assert_once_in_order(events: &[Value]) {
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    let mut sorted = seqs.clone();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "each event once, in order");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+}
+
+async fn pair(visitor_side: (&Fixture, &str), operator_side: (&Fixture, &str), visitor: &Visitor) {
+    let (vfx, vws) = visitor_side;
+    let (ofx, ows) = operator_side;
+    let mut v: WsClient = visitor.connect(vws, vfx, Some(visitor.loaded_seq())).await;
+    v.handshake().await;
+    let mut a = ofx
+        .admin_socket(ows, &visitor.dialog_id, Some(visitor.loaded_seq()))
+        .await;
+    a.handshake().await;
+    let mut seen_v = Vec::new();
+    let mut seen_a = Vec::new();
+
+    let sent = ofx
+        .operator_says(&visitor.dialog_id, "from the other process", false)
+        .await;
+    let (got, _) = v.until(|e| e["seq"] == sent["seq"]).await;
+    seen_v.push(got);
+    let (got, _) = a.until(|e| e["seq"] == sent["seq"]).await;
+    seen_a.push(got);
+
+    let (status, mine) = visitor.says(&vfx.api, "visitor here", Some("k1")).await;
+    assert_eq!(status, 201);
+    let (got, _) = a.until(|e| e["seq"] == mine["seq"]).await;
+    assert_eq!(got["message"]["text"], "visitor here");
+    seen_a.push(got);
+
+    v.send_json(json!({"type": "typing", "state": "start"}))
+        .await;
+    let (typing, _) = a.until(|f| f["type"] == "typing").await;
+    assert_eq!(typing["actor"], "visitor");
+    a.send_json(json!({"type": "typing", "state": "start"}))
+        .await;
+    let (typing, before) = v
+        .until(|f| f["type"] == "typing" && f["actor"] == "operator")
+        .await;
+    assert_eq!(typing["state"], "start");
+    seen_v.extend(before.into_iter().filter(|e| e["seq"].is_u64()));
+
+    let (code, taken) = ofx.handoff(&visitor.dialog_id, "take").await;
+    assert_eq!(code, 201, "{taken}");
+    let (got, before) = v.until(|e| e["type"] == "dialog.status").await;
+    assert_eq!(got["status"], "operator");
+    seen_v.extend(before.into_iter().filter(|e| e["seq"].is_u64()));
+    seen_v.push(got);
+
+    let (rest_v, _) = v.barrier().await;
+    let (rest_a, _) = a.barrier().await;
+    seen_v.extend(rest_v.into_iter().filter(|e| e["seq"].is_u64()));
+    seen_a.extend(rest_a.into_iter().filter(|e| e["seq"].is_u64()));
+    assert_once_in_order(&seen_v);
+    let last = ofx.admin_events(&visitor.dialog_id).await;
+    let newest = last.last().unwrap()["seq"].as_u64().unwrap();
+    // The visitor saw every event of its stream after its load, exactly once.
+    let want: Vec<u64> = last
+        .iter()
+        .filter(|e| {
+            e["seq"].as_u64().unwrap() > visitor.loaded_seq() && e["message"]["internal"] != true
+        })
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    let mut got: Vec<u64> = seen_v.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    if got.last().copied() != Some(newest) {
+        // The notice after the status event may still be on its way: wait for it.
+        let (tail, _) = v.until(|e| e["seq"] == newest).await;
+        got.push(tail["seq"].as_u64().unwrap());
+    }
+    assert_eq!(got, want);
+    ofx.handoff(&visitor.dialog_id, "close").await;
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_deliver_every_event_both_ways() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_replyx"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = replyx_testkit::database_url(&dir);
+    add_operator(bin, &url, "ann@example.test", "correct horse battery");
+    let blue = ServerProcess::spawn(bin, &env(&url)).await;
+    let green = ServerProcess::spawn(bin, &env(&url)).await;
+    let on_blue = Fixture::seed_http(
+        &Api::new(&blue.base),
+        "ann@example.test",
+        "correct horse battery",
+    )
+    .await;
+    let on_green = on_blue.via(&green.base);
+
+    for i in 0..20 {
+        let (visitor_fx, visitor_ws, operator_fx, operator_ws) = if i % 2 == 0 {
+            (&on_blue, blue.ws_base(), &on_green, green.ws_base())
+        } else {
+            (&on_green, green.ws_base(), &on_blue, blue.ws_base())
+        };
+        let visitor = if i % 4 < 2 {
+            visitor_fx.open_widget(None).await
+        } else {
+            visitor_fx.open_site(None).await
+        };
+        pair(
+            (visitor_fx, &visitor_ws),
+            (operator_fx, &operator_ws),
+            &visitor,
+        )
+        .await;
+    }
+}
