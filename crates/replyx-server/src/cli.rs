@@ -25,7 +25,7 @@ enum Command {
         #[arg(long, env = "REPLYX_CONFIG")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        options: ServeOptions,
+        options: Box<ServeOptions>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(StoreArgs),
@@ -105,7 +105,7 @@ impl Cli {
     /// Whatever the command reports.
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command {
-            Command::Serve { config, options } => serve::run(config, options).await,
+            Command::Serve { config, options } => serve::run(config, *options).await,
             Command::Migrate(store) => admin::migrate(&store).await,
             Command::Operator(OperatorCommand::Add {
                 email, name, store, ..

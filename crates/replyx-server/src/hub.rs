@@ -139,3 +139,111 @@ impl BusSink for Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use replyx_core::{Signal, SignalBody, StoredEvent};
+    use replyx_protocol::{
+        EventPayload, Message, MessageId, Sender, Seq, TypingActor, TypingState,
+    };
+
+    fn hub(outbox: usize, per_dialog: usize) -> Hub {
+        Hub::new(
+            HubLimits {
+                visitor_per_dialog: per_dialog,
+                admin_per_dialog: per_dialog,
+                total: 10,
+                outbox,
+            },
+            Metrics::new(),
+        )
+    }
+
+    fn event(dialog: DialogId, seq: u64, internal: bool) -> BusMessage {
+        BusMessage::Event(Arc::new(StoredEvent {
+            dialog_id: dialog,
+            seq: Seq(seq),
+            prev_visitor_seq: Seq(seq - 1),
+            payload: EventPayload::MessageCreated {
+                message: Message {
+                    id: MessageId::new(),
+                    sender: Sender::Operator,
+                    text: "hi".into(),
+                    created_at: chrono::Utc::now(),
+                    client_msg_id: None,
+                    operator: None,
+                    internal,
+                },
+            },
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_asks_its_connection_to_close_with_1013() {
+        let hub = hub(2, 5);
+        let dialog = DialogId::new();
+        let mut slow = hub.register(ConnectionKind::Widget, Some(dialog)).unwrap();
+        for seq in 1..=3 {
+            hub.deliver(event(dialog, seq, false));
+        }
+        assert_eq!(slow.closer().code(), Some(CloseCode::TryAgainLater));
+        assert!(
+            matches!(slow.recv().await, Some(Outbound::Event(_))),
+            "what fitted is still there"
+        );
+        assert!(hub
+            .inner
+            .metrics
+            .render()
+            .contains("websocket_dropped_slow_consumers_total 1"));
+    }
+
+    #[tokio::test]
+    async fn delivery_follows_the_audience_rule_per_kind() {
+        let hub = hub(8, 5);
+        let dialog = DialogId::new();
+        let mut admin = hub.register(ConnectionKind::Admin, Some(dialog)).unwrap();
+        let mut site = hub.register(ConnectionKind::Site, Some(dialog)).unwrap();
+        let mut other_dialog = hub
+            .register(ConnectionKind::Widget, Some(DialogId::new()))
+            .unwrap();
+        hub.deliver(event(dialog, 1, true));
+        let typing = SignalBody::Typing {
+            actor: TypingActor::Visitor,
+            state: TypingState::Start,
+        };
+        hub.deliver(BusMessage::Signal(Arc::new(Signal {
+            dialog_id: dialog,
+            body: typing,
+        })));
+        hub.deliver(event(dialog, 2, false));
+        assert!(matches!(admin.recv().await, Some(Outbound::Event(e)) if e.event.seq == Seq(1)));
+        assert!(matches!(admin.recv().await, Some(Outbound::Frame { .. })));
+        assert!(
+            matches!(site.recv().await, Some(Outbound::Event(e)) if e.event.seq == Seq(2)),
+            "note and visitor typing skipped"
+        );
+        assert!(other_dialog.rx_is_empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_a_subscription_unregisters_it_and_limits_count_per_class() {
+        let hub = hub(8, 1);
+        let dialog = DialogId::new();
+        let widget = hub.register(ConnectionKind::Widget, Some(dialog)).unwrap();
+        assert_eq!(
+            hub.register(ConnectionKind::Site, Some(dialog)).err(),
+            Some(RegisterError::DialogFull)
+        );
+        let admin = hub
+            .register(ConnectionKind::Admin, Some(dialog))
+            .expect("admins do not count against visitors");
+        assert_eq!(hub.counts().active, [1, 0, 1]);
+        assert_eq!(hub.counts().dialogs, [1, 0, 1]);
+        drop(widget);
+        drop(admin);
+        assert_eq!(hub.counts(), HubCounts::default());
+        assert!(hub.register(ConnectionKind::Site, Some(dialog)).is_ok());
+    }
+}

@@ -15,21 +15,13 @@ use tokio::task::JoinHandle;
 pub const TEST_SECRET: &str = "replyx-test-secret-0123456789abcdef";
 
 /// How to start a test server.
+#[derive(Default)]
 pub struct TestOptions {
     /// Directory of the database; a new temporary one when `None`. Share it to
     /// restart on the same data or to run two servers on one file.
     pub dir: Option<Arc<TempDir>>,
     /// Adjusts settings before start.
     pub options: ServeOptions,
-}
-
-impl Default for TestOptions {
-    fn default() -> Self {
-        Self {
-            dir: None,
-            options: ServeOptions::default(),
-        }
-    }
 }
 
 /// A running in-process server.

@@ -60,3 +60,11 @@ impl Drop for Subscription {
         self.hub.unregister(self.id, self.kind, self.dialog);
     }
 }
+
+#[cfg(test)]
+impl Subscription {
+    /// Whether nothing is queued (tests).
+    pub(crate) fn rx_is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}

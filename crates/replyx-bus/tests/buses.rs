@@ -1,0 +1,129 @@
+//! The `Bus` contract: whatever one publisher publishes reaches every attached sink that
+//! should see it — in this process for `LocalBus`, and across processes sharing a
+//! database for `StoreWatchBus`.
+
+use replyx_bus::{LocalBus, StoreWatchBus};
+use replyx_core::bus::{Signal, SignalBody};
+use replyx_core::{Bus, BusMessage, BusSink, NewAssistant, NewMessage, Store};
+use replyx_protocol::{GuestId, Sender, Seq, TypingActor, TypingState};
+use replyx_store::SqliteStore;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+struct ChannelSink(mpsc::UnboundedSender<BusMessage>);
+
+impl BusSink for ChannelSink {
+    fn deliver(&self, message: BusMessage) {
+        let _ = self.0.send(message);
+    }
+}
+
+fn sink() -> (Arc<dyn BusSink>, mpsc::UnboundedReceiver<BusMessage>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Arc::new(ChannelSink(tx)), rx)
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<BusMessage>) -> BusMessage {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("delivered in time")
+        .expect("open")
+}
+
+#[tokio::test]
+async fn local_bus_hands_every_message_to_its_sink() {
+    let bus = LocalBus::new();
+    let (s, mut rx) = sink();
+    bus.attach(s);
+    let signal = Signal {
+        dialog_id: Default::default(),
+        body: SignalBody::Typing {
+            actor: TypingActor::Operator,
+            state: TypingState::Stop,
+        },
+    };
+    bus.publish(BusMessage::Signal(Arc::new(signal.clone())))
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut rx).await, BusMessage::Signal(s) if *s == signal));
+}
+
+#[tokio::test]
+async fn store_watch_bus_carries_events_and_signals_between_processes_on_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+    let store_a: Arc<dyn Store> = Arc::new(SqliteStore::build(&url, "a").await.unwrap());
+    let store_b: Arc<dyn Store> = Arc::new(SqliteStore::build(&url, "b").await.unwrap());
+    let tracker = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let bus_a = StoreWatchBus::new(store_a.clone(), Duration::from_millis(10));
+    let bus_b = StoreWatchBus::new(store_b.clone(), Duration::from_millis(10));
+    let (sink_a, mut rx_a) = sink();
+    let (sink_b, mut rx_b) = sink();
+    bus_a.attach(sink_a);
+    bus_b.attach(sink_b);
+    bus_a.start(&tracker, stop.clone()).await.unwrap();
+    bus_b.start(&tracker, stop.clone()).await.unwrap();
+
+    let assistant = store_a
+        .create_assistant(NewAssistant {
+            name: "A".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (dialog, _, _) = store_a
+        .open_dialog(&assistant, &GuestId::generate())
+        .await
+        .unwrap();
+    let appended = store_a
+        .append_message(NewMessage {
+            dialog_id: dialog.id,
+            sender: Sender::Visitor,
+            text: "hello".into(),
+            client_msg_id: None,
+            operator: None,
+            internal: false,
+            require_status: None,
+        })
+        .await
+        .unwrap();
+    bus_a
+        .publish(BusMessage::Event(Arc::new(appended.event.clone())))
+        .await
+        .unwrap();
+    assert!(
+        matches!(next(&mut rx_a).await, BusMessage::Event(e) if e.seq == Seq(1)),
+        "local delivery"
+    );
+    assert!(
+        matches!(next(&mut rx_b).await, BusMessage::Event(e) if e.seq == Seq(1)),
+        "the other process reads it from the store"
+    );
+
+    let typing = Signal {
+        dialog_id: dialog.id,
+        body: SignalBody::Typing {
+            actor: TypingActor::Visitor,
+            state: TypingState::Start,
+        },
+    };
+    bus_b
+        .publish(BusMessage::Signal(Arc::new(typing.clone())))
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut rx_b).await, BusMessage::Signal(s) if *s == typing));
+    assert!(matches!(next(&mut rx_a).await, BusMessage::Signal(s) if *s == typing));
+    assert!(bus_a.health().await.is_ok());
+
+    stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    assert!(
+        rx_a.try_recv().is_err(),
+        "a process never hears its own rows twice"
+    );
+}

@@ -1,0 +1,342 @@
+//! The `Store` contract, written once against the trait. Each backend runs every case
+//! through `backend_suite!`; a PostgreSQL store adds one line here.
+
+use replyx_core::bus::{Signal, SignalBody};
+use replyx_core::handoff::HandoffAction;
+use replyx_core::{Assistant, HandoffError, NewAssistant, NewMessage, Store, StoreError, Stream};
+use replyx_protocol::{
+    DialogStatus, GuestId, OperatorRef, Reader, Sender, Seq, TypingActor, TypingState,
+};
+use replyx_store::SqliteStore;
+use std::sync::Arc;
+
+/// A fresh SQLite store in its own directory, plus a second handle on the same file
+/// (another process's view, with another origin).
+async fn sqlite_pair() -> (Arc<dyn Store>, Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let a = SqliteStore::build(&url, "process-a").await.unwrap();
+    let b = SqliteStore::build(&url, "process-b").await.unwrap();
+    (Arc::new(a), Arc::new(b), dir)
+}
+
+async fn assistant(store: &dyn Store, welcome: Option<&str>) -> Assistant {
+    store
+        .create_assistant(NewAssistant {
+            name: "Helper".into(),
+            welcome_message: welcome.map(str::to_owned),
+            allowed_domains: vec!["shop.example".into()],
+            rules: vec![],
+            fallback_reply: None,
+        })
+        .await
+        .unwrap()
+}
+
+fn message(
+    dialog: replyx_protocol::DialogId,
+    text: &str,
+    key: Option<&str>,
+    internal: bool,
+) -> NewMessage {
+    NewMessage {
+        dialog_id: dialog,
+        sender: if internal {
+            Sender::Operator
+        } else {
+            Sender::Visitor
+        },
+        text: text.into(),
+        client_msg_id: key.map(str::to_owned),
+        operator: None,
+        internal,
+        require_status: None,
+    }
+}
+
+async fn op(store: &dyn Store, name: &str) -> OperatorRef {
+    let new = replyx_core::NewOperator {
+        email: format!("{name}@example.test"),
+        name: name.into(),
+        password_hash: "not used here".into(),
+    };
+    store.create_operator(new).await.unwrap().to_ref()
+}
+
+#[tokio::test]
+async fn a_new_dialog_stores_its_welcome_as_seq_1_and_a_reload_adds_nothing() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let a = assistant(store.as_ref(), Some("Welcome")).await;
+    let guest = GuestId::parse("guest-0001").unwrap();
+    let (d, stored, created) = store.open_dialog(&a, &guest).await.unwrap();
+    assert!(created);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].seq, Seq(1));
+    let (again, stored, created) = store.open_dialog(&a, &guest).await.unwrap();
+    assert_eq!((again.id, stored.len(), created), (d.id, 0, false));
+    assert_eq!(
+        store
+            .events_since(d.id, Seq(0), 100, Stream::Admin)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let silent = assistant(store.as_ref(), None).await;
+    let (_, stored, _) = store.open_dialog(&silent, &guest).await.unwrap();
+    assert!(stored.is_empty(), "no welcome configured, none stored");
+}
+
+#[tokio::test]
+async fn concurrent_appends_from_two_handles_get_contiguous_unique_seqs() {
+    let (a, b, _dir) = sqlite_pair().await;
+    let asst = assistant(a.as_ref(), Some("Welcome")).await;
+    let (d, _, _) = a
+        .open_dialog(&asst, &GuestId::parse("guest-0002").unwrap())
+        .await
+        .unwrap();
+    let tasks = (0..40).map(|i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tokio::spawn(async move {
+            store
+                .append_message(message(d.id, &format!("m{i}"), None, false))
+                .await
+                .unwrap()
+        })
+    });
+    let mut seqs: Vec<u64> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().event.seq.0)
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (2..=41).collect::<Vec<_>>());
+    assert_eq!(a.dialog(d.id).await.unwrap().unwrap().last_seq, Seq(41));
+}
+
+#[tokio::test]
+async fn a_client_msg_id_is_stored_once_per_dialog() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let asst = assistant(store.as_ref(), None).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0003").unwrap())
+        .await
+        .unwrap();
+    let first = store
+        .append_message(message(d.id, "hi", Some("k"), false))
+        .await
+        .unwrap();
+    let second = store
+        .append_message(message(d.id, "hi again", Some("k"), false))
+        .await
+        .unwrap();
+    assert!(!first.duplicate && second.duplicate);
+    assert_eq!(first.event, second.event);
+    assert_eq!(store.dialog(d.id).await.unwrap().unwrap().last_seq, Seq(1));
+}
+
+#[tokio::test]
+async fn the_visitor_stream_skips_notes_and_links_prev_seq_over_them() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let asst = assistant(store.as_ref(), Some("W")).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0004").unwrap())
+        .await
+        .unwrap();
+    store
+        .append_message(message(d.id, "note", None, true))
+        .await
+        .unwrap();
+    let after = store
+        .append_message(message(d.id, "public", None, false))
+        .await
+        .unwrap()
+        .event;
+    assert_eq!((after.seq, after.prev_visitor_seq), (Seq(3), Seq(1)));
+    let visitor = store
+        .events_since(d.id, Seq(0), 10, Stream::Visitor)
+        .await
+        .unwrap();
+    assert_eq!(visitor.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(after.to_wire(Stream::Visitor).unwrap().prev_seq, Seq(1));
+    assert_eq!(after.to_wire(Stream::Admin).unwrap().prev_seq, Seq(2));
+    let record = store.dialog(d.id).await.unwrap().unwrap();
+    assert_eq!((record.last_seq, record.last_visitor_seq), (Seq(3), Seq(3)));
+    store
+        .append_message(message(d.id, "note 2", None, true))
+        .await
+        .unwrap();
+    let record = store.dialog(d.id).await.unwrap().unwrap();
+    assert_eq!((record.last_seq, record.last_visitor_seq), (Seq(4), Seq(3)));
+}
+
+#[tokio::test]
+async fn handoff_stores_status_and_notice_atomically_and_guards_conditional_appends() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let asst = assistant(store.as_ref(), None).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0005").unwrap())
+        .await
+        .unwrap();
+    let ann = op(store.as_ref(), "Ann").await;
+    let stored = store
+        .handoff(d.id, HandoffAction::Take(ann.clone()), 5)
+        .await
+        .unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [1, 2]);
+    let err = store
+        .handoff(
+            d.id,
+            HandoffAction::Take(op(store.as_ref(), "Bob").await),
+            5,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::Handoff(HandoffError::AlreadyTaken)
+    ));
+    assert!(store
+        .handoff(d.id, HandoffAction::Take(ann.clone()), 5)
+        .await
+        .unwrap()
+        .is_empty());
+    let bot = NewMessage {
+        require_status: Some(DialogStatus::Ai),
+        sender: Sender::Assistant,
+        ..message(d.id, "late bot", None, false)
+    };
+    assert!(matches!(
+        store.append_message(bot).await,
+        Err(StoreError::StatusChanged)
+    ));
+    assert_eq!(
+        store.dialog(d.id).await.unwrap().unwrap().last_seq,
+        Seq(2),
+        "nothing stored"
+    );
+    store
+        .handoff(d.id, HandoffAction::Close(ann), 5)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.append_message(message(d.id, "x", None, false)).await,
+        Err(StoreError::DialogClosed)
+    ));
+    let (next, _, created) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0005").unwrap())
+        .await
+        .unwrap();
+    assert!(
+        created && next.id != d.id,
+        "a closed dialog is not reopened"
+    );
+}
+
+#[tokio::test]
+async fn read_marks_only_move_forward_and_never_past_the_log() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let asst = assistant(store.as_ref(), Some("W")).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0006").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .mark_read(d.id, Reader::Visitor, Seq(9))
+            .await
+            .unwrap(),
+        Seq(1)
+    );
+    assert_eq!(
+        store
+            .mark_read(d.id, Reader::Visitor, Seq(0))
+            .await
+            .unwrap(),
+        Seq(1)
+    );
+    assert_eq!(
+        store
+            .mark_read(d.id, Reader::Operator, Seq(0))
+            .await
+            .unwrap(),
+        Seq(0)
+    );
+    let summary = store.dialog_summary(d.id).await.unwrap().unwrap();
+    assert_eq!(
+        summary.unread_count, 0,
+        "the welcome is not a visitor message"
+    );
+    store
+        .append_message(message(d.id, "hello", None, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .dialog_summary(d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unread_count,
+        1
+    );
+    store
+        .mark_read(d.id, Reader::Operator, Seq(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .dialog_summary(d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unread_count,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_change_feed_returns_only_other_processes_rows_in_order() {
+    let (a, b, _dir) = sqlite_pair().await;
+    let asst = assistant(a.as_ref(), Some("W")).await;
+    let start = b.change_cursor().await.unwrap();
+    let (d, _, _) = a
+        .open_dialog(&asst, &GuestId::parse("guest-0007").unwrap())
+        .await
+        .unwrap();
+    a.append_message(message(d.id, "from a", None, false))
+        .await
+        .unwrap();
+    b.append_message(message(d.id, "from b", None, false))
+        .await
+        .unwrap();
+    let typing = Signal {
+        dialog_id: d.id,
+        body: SignalBody::Typing {
+            actor: TypingActor::Visitor,
+            state: TypingState::Start,
+        },
+    };
+    a.append_signal(&typing).await.unwrap();
+
+    let seen_by_b = b.changes_since(start, 100).await.unwrap();
+    assert_eq!(
+        seen_by_b.events.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
+        [1, 2],
+        "b's own row is skipped"
+    );
+    assert_eq!(seen_by_b.signals, vec![typing]);
+    let again = b.changes_since(seen_by_b.cursor, 100).await.unwrap();
+    assert!(again.events.is_empty() && again.signals.is_empty());
+    let seen_by_a = a.changes_since(start, 100).await.unwrap();
+    assert_eq!(
+        seen_by_a.events.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
+        [3]
+    );
+    assert_eq!(
+        a.prune_signals(chrono::Utc::now() + chrono::TimeDelta::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+}
