@@ -205,7 +205,7 @@ mod tests {
         let dialog = DialogId::new();
         let mut admin = hub.register(ConnectionKind::Admin, Some(dialog)).unwrap();
         let mut site = hub.register(ConnectionKind::Site, Some(dialog)).unwrap();
-        let mut other_dialog = hub
+        let other_dialog = hub
             .register(ConnectionKind::Widget, Some(DialogId::new()))
             .unwrap();
         hub.deliver(event(dialog, 1, true));
