@@ -81,6 +81,11 @@ async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
     let events = fx.admin_events(&v.dialog_id).await;
     assert_eq!(statuses(&events), ["waiting_operator", "operator", "ai"]);
     assert_eq!(
+        from(&events, "assistant"),
+        [replyx_testkit::WELCOME, "It costs 10.", "It costs 10."],
+        "no reply while an operator was wanted or held the dialog"
+    );
+    assert_eq!(
         from(&events, "system").len(),
         3,
         "one notice per change: {:?}",

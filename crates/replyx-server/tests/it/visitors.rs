@@ -22,9 +22,15 @@ async fn reload_does_not_repeat_welcome() {
 
 #[tokio::test]
 async fn after_an_exchange_reloads_show_identical_history() {
-    let (_server, fx) = seeded().await;
+    let (server, fx) = seeded().await;
     let v = fx.open_widget(None).await;
+    let mut admin = fx
+        .admin_socket(&crate::ws_base(&server), &v.dialog_id, None)
+        .await;
+    admin.handshake().await;
     v.says(&fx.api, "what is the price?", Some("a")).await;
+    // The bot answers asynchronously: wait for its stored reply before reloading.
+    admin.until(|e| e["message"]["sender"] == "assistant").await;
     fx.operator_says(&v.dialog_id, "hello", false).await;
     let first = fx.open_widget(Some(&v.guest_id)).await.load["events"].clone();
     for _ in 0..3 {
