@@ -8,6 +8,8 @@ mod delivery;
 mod drain;
 mod handoff;
 mod heartbeat;
+mod inbox;
+mod limits;
 mod multiprocess;
 mod resume;
 mod routing;
