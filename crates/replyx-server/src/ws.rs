@@ -65,6 +65,18 @@ fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
     }
 }
 
+/// Loads the dialog a socket asks for: 4004 when unknown, 1011 when the store fails.
+async fn load_dialog(
+    state: &AppState,
+    id: DialogId,
+) -> Result<replyx_core::model::DialogRecord, CloseCode> {
+    match state.store.dialog(id).await {
+        Ok(Some(dialog)) => Ok(dialog),
+        Ok(None) => Err(CloseCode::NotFound),
+        Err(_) => Err(CloseCode::InternalError),
+    }
+}
+
 /// Upgrades and runs the session, or closes at once with the refusal's code.
 fn respond(
     ws: WebSocketUpgrade,

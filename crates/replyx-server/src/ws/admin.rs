@@ -41,11 +41,7 @@ pub async fn upgrade(
         let expires_at = operator_expiry(&state, &uri, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
-        match state.store.dialog(dialog_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(CloseCode::NotFound),
-            Err(_) => return Err(CloseCode::InternalError),
-        }
+        super::load_dialog(&state, dialog_id).await?;
         Ok(SessionContext {
             kind: ConnectionKind::Admin,
             dialog_id: Some(dialog_id),

@@ -39,11 +39,7 @@ pub async fn upgrade(
         if !is_allowed(page, &site.domains) || !is_allowed(page, &assistant.allowed_domains) {
             return Err(CloseCode::ForbiddenDomain);
         }
-        let dialog = match state.store.dialog(dialog_id).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(CloseCode::NotFound),
-            Err(_) => return Err(CloseCode::InternalError),
-        };
+        let dialog = super::load_dialog(&state, dialog_id).await?;
         if dialog.assistant_id != assistant.id {
             return Err(CloseCode::NotFound);
         }

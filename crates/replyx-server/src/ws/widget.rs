@@ -48,11 +48,7 @@ pub async fn upgrade(
         let assistant_id: AssistantId = query_param(uri.query(), "assistant_id")
             .and_then(|a| a.parse().ok())
             .ok_or(CloseCode::NotFound)?;
-        let dialog = match state.store.dialog(dialog_id).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return Err(CloseCode::NotFound),
-            Err(_) => return Err(CloseCode::InternalError),
-        };
+        let dialog = super::load_dialog(&state, dialog_id).await?;
         if dialog.assistant_id != assistant_id {
             return Err(CloseCode::NotFound);
         }
