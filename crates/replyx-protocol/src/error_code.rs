@@ -45,6 +45,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, for tables and the JS constants check.
+    pub const ALL: [ErrorCode; 18] = [
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::TokenExpired,
+        Self::Forbidden,
+        Self::ForbiddenOrigin,
+        Self::NotFound,
+        Self::AlreadyTaken,
+        Self::OperatorCapacity,
+        Self::DialogClosed,
+        Self::InvalidTransition,
+        Self::Conflict,
+        Self::TooLarge,
+        Self::UnsupportedMediaType,
+        Self::InvalidShape,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::Internal,
+        Self::InvalidFrame,
+    ];
+
     /// The HTTP status for this code (WebSocket-only codes map to 400).
     pub fn status(self) -> u16 {
         match self {

@@ -10,6 +10,7 @@ pub mod health;
 pub mod login;
 pub mod telemetry;
 pub mod visitor;
+pub mod web;
 
 use crate::state::AppState;
 use crate::ws;
@@ -206,6 +207,37 @@ pub fn table() -> Vec<RouteSpec> {
             None,
             || post(visitor::create_site_message),
         ),
+        route("GET", "/", "web::index", "none", None, || get(web::index)),
+        route("GET", "/demo", "web::demo_page", "none", None, || {
+            get(web::demo_page)
+        }),
+        route("GET", "/console", "web::console_page", "none", None, || {
+            get(web::console_page)
+        }),
+        route(
+            "GET",
+            "/widget.js",
+            "web::widget_loader",
+            "none",
+            None,
+            || get(web::widget_loader),
+        ),
+        route(
+            "GET",
+            "/widget/frame",
+            "web::widget_frame",
+            "none",
+            None,
+            || get(web::widget_frame),
+        ),
+        route(
+            "GET",
+            "/static/{*path}",
+            "web::static_asset",
+            "none",
+            None,
+            || get(web::static_asset),
+        ),
         route(
             "GET",
             "/ws/dialogs/{id}",
@@ -309,11 +341,27 @@ pub fn render_table(routes: &[RouteSpec]) -> String {
     out
 }
 
+fn site_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::mirror_request())
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// Builds the router from the table.
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     for r in table() {
-        router = router.route(r.path, (r.make)());
+        let method_router = (r.make)();
+        // The site widget calls these from customers' pages; the handlers check the
+        // Origin against the assistant's domains, CORS only lets the browser ask.
+        router = if r.path.starts_with("/api/site/") {
+            router.route(r.path, method_router.layer(site_cors()))
+        } else {
+            router.route(r.path, method_router)
+        };
     }
     let body_limit = (state.settings.limits.max_message_chars * 4 + 4096).max(64 * 1024);
     router

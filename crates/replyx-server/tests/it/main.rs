@@ -9,6 +9,7 @@ mod drain;
 mod handoff;
 mod heartbeat;
 mod inbox;
+mod js_constants;
 mod limits;
 mod multiprocess;
 mod resume;

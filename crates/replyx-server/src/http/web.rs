@@ -1,0 +1,125 @@
+//! The front ends, served by the server itself from files embedded in the binary
+//! (`rust-embed`; read from `web/` on disk in debug builds): the widget loader and its
+//! modules, the iframe page, the operator console and the demo page.
+
+use crate::demo::DEMO_ASSISTANT;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use rust_embed::Embed;
+use serde::Deserialize;
+
+/// The browser-side files. Only these folders ship; tests and tooling stay out.
+#[derive(Embed)]
+#[folder = "../../web/"]
+#[include = "shared/*.js"]
+#[include = "widget/*.js"]
+#[include = "widget/*.html"]
+#[include = "widget/ui/*.js"]
+#[include = "console/*"]
+#[include = "demo/*"]
+struct Assets;
+
+fn asset(path: &str) -> Response {
+    match Assets::get(path) {
+        Some(file) => {
+            let mime = file.metadata.mimetype().to_owned();
+            let mut response = (StatusCode::OK, file.data.into_owned()).into_response();
+            let headers = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&mime) {
+                headers.insert(header::CONTENT_TYPE, v);
+            }
+            // Modules are imported from customers' pages (site mode): allow any origin
+            // to load them. They carry no credentials.
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
+
+/// `GET /widget.js`: the loader a site owner embeds.
+pub async fn widget_loader() -> Response {
+    asset("widget/widget.js")
+}
+
+/// `GET /widget/frame`: the page inside the widget's iframe.
+pub async fn widget_frame() -> Response {
+    asset("widget/frame.html")
+}
+
+/// `GET /console`: the operator console.
+pub async fn console_page() -> Response {
+    asset("console/index.html")
+}
+
+/// `GET /static/{*path}`: widget, console and shared modules.
+pub async fn static_asset(Path(path): Path<String>) -> Response {
+    if path.contains("..") || path.starts_with("demo/") {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    asset(&path)
+}
+
+/// `GET /`: the demo.
+pub async fn index() -> Redirect {
+    Redirect::to("/demo")
+}
+
+/// Query of the demo page.
+#[derive(Deserialize)]
+pub struct DemoQuery {
+    mode: Option<String>,
+}
+
+/// `GET /demo`: a fake customer site with the widget embedded (`?mode=site` for the site
+/// embed), wired to the demo assistant when the server runs with `--demo`.
+pub async fn demo_page(State(state): State<AppState>, Query(q): Query<DemoQuery>) -> Response {
+    let template = match Assets::get("demo/index.html") {
+        Some(file) => String::from_utf8_lossy(&file.data).into_owned(),
+        None => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    let assistants = match state.store.list_assistants().await {
+        Ok(list) => list,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let site = q.mode.as_deref() == Some("site");
+    let Some(assistant) = assistants.into_iter().find(|a| a.name == DEMO_ASSISTANT) else {
+        let page = template
+            .replace("{{MODE_LABEL}}", "nowhere yet")
+            .replace("{{NOTE}}", "Start the server with <code>replyx serve --demo</code> to create the demo assistant.")
+            .replace("{{EMBED}}", "");
+        return Html(page).into_response();
+    };
+    let (label, note, embed) = if site {
+        let token = state
+            .tokens
+            .sign_site(assistant.id, &assistant.allowed_domains);
+        (
+            "straight into the page (site mode)",
+            "Site mode: this page's origin is checked against the assistant's allowed domains.",
+            format!(r#"<script src="/widget.js" data-site-token="{token}" async></script>"#),
+        )
+    } else {
+        (
+            "in an iframe (widget mode)",
+            "Widget mode: the chat runs in an iframe served by ReplyX.",
+            format!(
+                r#"<script src="/widget.js" data-assistant-id="{}" async></script>"#,
+                assistant.id
+            ),
+        )
+    };
+    Html(
+        template
+            .replace("{{MODE_LABEL}}", label)
+            .replace("{{NOTE}}", note)
+            .replace("{{EMBED}}", &embed),
+    )
+    .into_response()
+}

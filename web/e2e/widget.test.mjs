@@ -1,0 +1,243 @@
+// End-to-end tests in Debian's Chromium against real `replyx` servers: the widget and
+// the console as people use them, and the bugs that must never come back.
+
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import {
+  launchBrowser, startServer, recordProblems, withArtifacts, openWidget, openConsole,
+  operatorToken, operatorSays, messageTexts,
+} from "./harness.mjs";
+
+/** @type {import("playwright-core").Browser} */
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("widget connects, gets the bot's and an operator's replies live, without errors", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  const operator = await browser.newContext();
+  try {
+    await withArtifacts("live-messages", [visitor, operator], async () => {
+      const page = await visitor.newPage();
+      const problems = recordProblems(page);
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      await chat.locator(".rx-input").fill("What is the price?");
+      await chat.locator(".rx-input").press("Enter");
+      await chat.locator(".rx-msg[data-sender=visitor][data-state=sent]").waitFor();
+      await chat.getByText("Plans start at $29").waitFor();
+
+      const console = await operator.newPage();
+      const consoleProblems = recordProblems(console);
+      await openConsole(console, server.base);
+      await console.locator(`#dialogs li[data-dialog-id="${dialogId}"]`).click();
+      await console.locator("[data-testid=dialog-state][data-state=live]").waitFor();
+      await console.fill(".reply textarea", "Hello from the console");
+      await console.click(".reply button");
+      await chat.locator(".rx-msg[data-sender=operator]", { hasText: "Hello from the console" }).waitFor();
+
+      assert.deepEqual(await messageTexts(chat), [
+        "Hi! I'm the ReplyX demo assistant. Ask me about prices, delivery or opening hours, or type \"operator\" to talk to a human.",
+        "What is the price?",
+        "Plans start at $29 per month; the first 14 days are free.",
+        "Hello from the console",
+      ]);
+      assert.deepEqual(problems, [], "widget page errors");
+      assert.deepEqual(consoleProblems, [], "console page errors");
+      await page.screenshot({ path: "e2e/artifacts/widget.png" });
+      await console.screenshot({ path: "e2e/artifacts/console.png" });
+    });
+  } finally {
+    await visitor.close();
+    await operator.close();
+    await server.stop();
+  }
+});
+
+test("reloading never adds a second welcome and shows the same history", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("reload-welcome", [visitor], async () => {
+      const page = await visitor.newPage();
+      for (let i = 0; i < 5; i += 1) {
+        const { chat } = await openWidget(page, `${server.base}/demo`);
+        const texts = await messageTexts(chat);
+        assert.equal(texts.length, 1, `reload ${i}: ${texts}`);
+        assert.match(texts[0], /^Hi! I'm the ReplyX demo assistant/);
+      }
+      const { chat } = await openWidget(page, `${server.base}/demo`);
+      await chat.locator(".rx-input").fill("delivery?");
+      await chat.locator(".rx-input").press("Enter");
+      await chat.getByText("We ship within 2 business days").waitFor();
+      const history = await messageTexts(chat);
+      for (let i = 0; i < 3; i += 1) {
+        const again = await openWidget(page, `${server.base}/demo`);
+        await again.chat.getByText("We ship within 2 business days").waitFor();
+        assert.deepEqual(await messageTexts(again.chat), history);
+      }
+    });
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});
+
+test("after going offline and after a server restart, missed messages appear once, in order", async () => {
+  let server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("reconnect", [visitor], async () => {
+      const page = await visitor.newPage();
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      const token = await operatorToken(server.base);
+
+      await visitor.setOffline(true);
+      await chat.locator("[data-testid=connection-state][data-state=offline]").waitFor();
+      for (const text of ["one", "two", "three"]) await operatorSays(server.base, token, dialogId, text);
+      await visitor.setOffline(false);
+      await chat.locator(".rx-msg", { hasText: "three" }).waitFor();
+      await chat.locator("[data-testid=connection-state][data-state=live]").waitFor();
+      assert.deepEqual((await messageTexts(chat)).slice(1), ["one", "two", "three"]);
+
+      const { dir, port } = server;
+      assert.equal(await server.stop(), 0, "the old process drains and exits 0");
+      await chat.locator("[data-testid=connection-state][data-state=reconnecting]").waitFor();
+      server = await startServer({ dir, port });
+      await operatorSays(server.base, await operatorToken(server.base), dialogId, "after restart");
+      await chat.locator(".rx-msg", { hasText: "after restart" }).waitFor({ timeout: 30000 });
+      await chat.locator("[data-testid=connection-state][data-state=live]").waitFor();
+      assert.deepEqual((await messageTexts(chat)).slice(1), ["one", "two", "three", "after restart"]);
+    });
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});
+
+test("the console's inbox shows a new visitor's dialog live", async () => {
+  const server = await startServer();
+  const operator = await browser.newContext();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("inbox-live", [operator, visitor], async () => {
+      const console = await operator.newPage();
+      await openConsole(console, server.base);
+      assert.equal(await console.locator("#dialogs li").count(), 0);
+      const { dialogId } = await openWidget(await visitor.newPage(), `${server.base}/demo`);
+      const row = console.locator(`#dialogs li[data-dialog-id="${dialogId}"]`);
+      await row.waitFor();
+      await row.getByText("Hi! I'm the ReplyX demo assistant", { exact: false }).waitFor();
+    });
+  } finally {
+    await operator.close();
+    await visitor.close();
+    await server.stop();
+  }
+});
+
+test("handoff: the console takes over, the bot stops, release brings it back, notices once", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  const operator = await browser.newContext();
+  try {
+    await withArtifacts("handoff", [visitor, operator], async () => {
+      const page = await visitor.newPage();
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      const say = async (/** @type {string} */ text) => {
+        await chat.locator(".rx-input").fill(text);
+        await chat.locator(".rx-input").press("Enter");
+      };
+      await say("I want a human please");
+      await chat.getByText("Connecting you to an operator").waitFor();
+
+      const console = await operator.newPage();
+      await openConsole(console, server.base);
+      const row = console.locator(`#dialogs li[data-dialog-id="${dialogId}"][data-status=waiting_operator]`);
+      await row.click();
+      await console.locator("[data-testid=dialog-state][data-state=live]").waitFor();
+      await console.click("[data-action=take]");
+      await chat.getByText("Demo Operator joined the conversation.").waitFor();
+      await say("price?");
+      await console.locator(".events li[data-sender=visitor]", { hasText: "price?" }).waitFor();
+      await console.fill(".reply textarea", "I can help with that");
+      await console.click(".reply button");
+      await chat.getByText("I can help with that").waitFor();
+      assert.equal(await chat.getByText("Plans start at $29").count(), 0, "the bot stayed silent");
+
+      await console.click("[data-action=release]");
+      await chat.getByText("The assistant is back in the conversation.").waitFor();
+      await say("price now?");
+      await chat.getByText("Plans start at $29").waitFor();
+
+      for (const notice of ["Connecting you to an operator", "joined the conversation", "The assistant is back"]) {
+        assert.equal(await chat.locator(".rx-msg[data-sender=system]", { hasText: notice }).count(), 1, notice);
+        await console.locator(".events li[data-sender=system]", { hasText: notice }).waitFor();
+        assert.equal(await console.locator(".events li[data-sender=system]", { hasText: notice }).count(), 1, notice);
+      }
+    });
+  } finally {
+    await visitor.close();
+    await operator.close();
+    await server.stop();
+  }
+});
+
+test("site mode on a page whose origin is not allowed shows an error and connects nothing", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("site-forbidden", [visitor], async () => {
+      const token = await operatorToken(server.base);
+      const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+      const created = await (await fetch(`${server.base}/api/assistants`, {
+        method: "POST", headers,
+        body: JSON.stringify({ name: "Elsewhere", welcome_message: "Hi", allowed_domains: ["shop.example"] }),
+      })).json();
+      const { site_token: siteToken } = await (await fetch(`${server.base}/api/assistants/${created.id}/site-token`, { method: "POST", headers })).json();
+      const page = await visitor.newPage();
+      const sockets = [];
+      page.on("websocket", (ws) => sockets.push(ws.url()));
+      await page.route(`${server.base}/foreign-shop`, (route) =>
+        route.fulfill({
+          contentType: "text/html",
+          body: `<!doctype html><html lang="en"><head><link rel="icon" href="data:,"></head><body><h1>Not an allowed shop</h1>
+            <script src="${server.base}/widget.js" data-site-token="${siteToken}" async></script></body></html>`,
+        }),
+      );
+      await page.goto(`${server.base}/foreign-shop`);
+      await page.getByTestId("replyx-launcher").click();
+      await page.locator("[data-testid=connection-state][data-state=error]").waitFor();
+      await page.getByText("This chat is not available on this site.").waitFor();
+      assert.deepEqual(sockets, [], "no socket was opened");
+    });
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});
+
+test("the widget follows the page language", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    const page = await visitor.newPage();
+    await page.route(`${server.base}/ru-shop`, (route) =>
+      route.fulfill({
+        contentType: "text/html",
+        body: `<!doctype html><html lang="ru"><head><link rel="icon" href="data:,"></head><body>
+          <script src="${server.base}/widget.js" data-assistant-id="${server.assistantId}" async></script></body></html>`,
+      }),
+    );
+    const { chat } = await openWidget(page, `${server.base}/ru-shop`);
+    await chat.getByText("В сети").waitFor();
+    assert.equal(await chat.locator(".rx-input").getAttribute("placeholder"), "Введите сообщение…");
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});

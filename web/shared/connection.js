@@ -1,0 +1,168 @@
+// @ts-check
+/**
+ * One logical realtime connection that survives disconnects: it opens a WebSocket with
+ * the caller's current `since`, pings to detect dead links, follows the close-code
+ * table to decide whether and when to reconnect, and reconnects at once when the
+ * browser comes back online. State: "connecting" | "live" | "reconnecting" | "offline"
+ * | "closed" (the server said not to reconnect).
+ */
+
+import { CLIENT_PING_MS, PONG_TIMEOUT_MS } from "./protocol.js";
+import { decide } from "./close_policy.js";
+
+/**
+ * @typedef {object} ConnectionOptions
+ * @property {() => string} url the socket URL, with the current since
+ * @property {(frame: any) => void} onFrame every JSON frame
+ * @property {(state: string, reason?: string) => void} onState state changes
+ * @property {() => Promise<void>} [refreshToken] called before reconnecting after 4001
+ */
+
+export class Connection {
+  /** @param {ConnectionOptions} options */
+  constructor(options) {
+    this.options = options;
+    /** @type {WebSocket | null} */
+    this.socket = null;
+    this.state = "idle";
+    this.attempt = 0;
+    this.stopped = false;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retryTimer = undefined;
+    /** @type {ReturnType<typeof setInterval> | undefined} */
+    this.pingTimer = undefined;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.pongTimer = undefined;
+    this.onOnline = () => this.reconnectNow();
+    this.onOffline = () => this.dropForOffline();
+  }
+
+  /** Opens the first socket. Call only after the dialog's history is loaded. */
+  start() {
+    window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
+    if (navigator.onLine === false) {
+      this.setState("offline");
+      return;
+    }
+    this.open();
+  }
+
+  /** Closes for good. */
+  stop() {
+    this.stopped = true;
+    window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
+    this.clearTimers();
+    if (this.socket) this.socket.close(1000);
+    this.setState("closed");
+  }
+
+  /** @param {object} frame */
+  send(frame) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  /** @param {string} state @param {string} [reason] */
+  setState(state, reason) {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onState(state, reason);
+  }
+
+  open() {
+    this.clearTimers();
+    this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
+    const socket = new WebSocket(this.options.url());
+    this.socket = socket;
+    socket.onmessage = (message) => {
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "pong" && this.pongTimer) {
+        clearTimeout(this.pongTimer);
+        this.pongTimer = undefined;
+      }
+      if (frame.type === "replay.complete") {
+        this.attempt = 0;
+        this.setState("live");
+      }
+      this.options.onFrame(frame);
+    };
+    socket.onopen = () => {
+      this.pingTimer = setInterval(() => this.ping(), CLIENT_PING_MS);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.clearTimers();
+      if (this.stopped) return;
+      if (navigator.onLine === false) {
+        this.setState("offline");
+        return;
+      }
+      this.afterClose(event.code);
+    };
+  }
+
+  /** Application-level ping; no pong in time means a dead link. */
+  ping() {
+    if (!this.send({ type: "ping" })) return;
+    if (this.pongTimer) return;
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = undefined;
+      if (this.socket) this.socket.close(4000);
+    }, PONG_TIMEOUT_MS);
+  }
+
+  /** @param {number} code */
+  async afterClose(code) {
+    const decision = decide(code, this.attempt);
+    if (!decision.reconnect) {
+      this.stopped = true;
+      this.setState("closed", decision.reason);
+      return;
+    }
+    this.attempt += 1;
+    this.setState("reconnecting", decision.reason);
+    if (decision.refreshToken && this.options.refreshToken) {
+      try {
+        await this.options.refreshToken();
+      } catch {
+        // A failed refresh is retried on the next attempt.
+      }
+    }
+    this.retryTimer = setTimeout(() => this.open(), decision.delay);
+  }
+
+  dropForOffline() {
+    this.setState("offline");
+    if (this.socket) {
+      const socket = this.socket;
+      this.socket = null;
+      this.clearTimers();
+      socket.close(4000);
+    }
+  }
+
+  reconnectNow() {
+    if (this.stopped || this.socket) return;
+    this.clearTimers();
+    this.attempt = Math.max(this.attempt, 1);
+    this.open();
+  }
+
+  clearTimers() {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+}

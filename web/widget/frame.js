@@ -1,0 +1,32 @@
+// @ts-check
+/** The page inside our iframe (kind "widget"): same origin as the API, so no CORS. */
+
+import { ChatClient } from "./chat.js";
+import { mountPanel } from "./ui/panel.js";
+import { strings } from "./i18n.js";
+import { PANEL_CSS } from "./ui/styles.js";
+
+const params = new URLSearchParams(location.search);
+const lang = params.get("lang") || navigator.language;
+document.documentElement.lang = lang;
+const style = document.createElement("style");
+style.textContent = PANEL_CSS;
+document.head.append(style);
+
+const client = new ChatClient({
+  server: location.origin,
+  mode: "widget",
+  assistantId: params.get("assistant_id") || "",
+  storage: localStorage,
+});
+const embedded = window.parent !== window;
+const panel = mountPanel(/** @type {HTMLElement} */ (document.getElementById("chat")), client, strings(lang), {
+  onUnread: (count) => {
+    if (embedded) window.parent.postMessage({ type: "replyx:unread", count }, "*");
+  },
+});
+panel.setVisible(!embedded);
+window.addEventListener("message", (e) => {
+  if (e.source === window.parent && e.data && e.data.type === "replyx:visible") panel.setVisible(Boolean(e.data.visible));
+});
+client.start().catch(() => {});
