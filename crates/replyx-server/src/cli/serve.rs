@@ -18,10 +18,9 @@ pub(super) async fn run(config: Option<PathBuf>, options: ServeOptions) -> anyho
         let seeded = demo::seed(app.state.store.as_ref(), &app.state.tokens).await?;
         let base = format!("http://{}", app.local_addr()?);
         println!(
-            "\nReplyX demo is ready.\n  operator login: {email} / {password}  (POST {base}/api/auth/login)\n  \
-             assistant id:   {id}\n  site token:     {token}\n  health:         {base}/health/websocket\n  \
-             try it:         curl -s -XPOST {base}/api/widget/dialogs -H 'content-type: application/json' \
-             -d '{{\"assistant_id\":\"{id}\"}}'\n",
+            "\nReplyX demo is ready.\n  demo shop:      {base}/demo  (widget in an iframe; {base}/demo?mode=site embeds it in the page)\n  \
+             console:        {base}/console  (log in as {email} / {password})\n  \
+             assistant id:   {id}\n  site token:     {token}\n  health:         {base}/health/websocket\n",
             email = demo::DEMO_EMAIL,
             password = demo::DEMO_PASSWORD,
             id = seeded.assistant.id,
