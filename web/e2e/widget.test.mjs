@@ -241,3 +241,73 @@ test("the widget follows the page language", async () => {
     await server.stop();
   }
 });
+
+test("double Enter sends once; a failed send is retried with the same client_msg_id", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("sending", [visitor], async () => {
+      const page = await visitor.newPage();
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      const input = chat.locator(".rx-input");
+      await input.fill("just once");
+      await input.press("Enter");
+      await input.press("Enter");
+      await chat.locator(".rx-send").dblclick();
+      await chat.locator(".rx-msg[data-sender=visitor][data-state=sent]").waitFor();
+
+      /** @type {string[]} */
+      const attempts = [];
+      let failNext = true;
+      await page.route("**/messages", async (route) => {
+        attempts.push(JSON.parse(route.request().postData() || "{}").client_msg_id);
+        if (failNext) {
+          failNext = false;
+          await route.abort("connectionreset");
+        } else {
+          await route.continue();
+        }
+      });
+      await input.fill("retry me");
+      await input.press("Enter");
+      const failed = chat.locator(".rx-msg[data-state=failed]", { hasText: "retry me" });
+      await failed.waitFor();
+      await failed.click();
+      await chat.locator(".rx-msg[data-state=sent]", { hasText: "retry me" }).waitFor();
+      assert.equal(attempts.length, 2);
+      assert.equal(attempts[0], attempts[1], "the retry reuses the client_msg_id");
+
+      const token = await operatorToken(server.base);
+      const events = await (await fetch(`${server.base}/api/dialogs/${dialogId}/events`, { headers: { authorization: `Bearer ${token}` } })).json();
+      const visitorTexts = events.events.filter((e) => e.message && e.message.sender === "visitor").map((e) => e.message.text);
+      assert.deepEqual(visitorTexts, ["just once", "retry me"]);
+      assert.equal(await chat.locator(".rx-msg[data-sender=visitor]").count(), 2);
+    });
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});
+
+test("the launcher shows unread replies while the chat is closed", async () => {
+  const server = await startServer();
+  const visitor = await browser.newContext();
+  try {
+    await withArtifacts("unread-badge", [visitor], async () => {
+      const page = await visitor.newPage();
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      await page.getByTestId("replyx-launcher").click();
+      await page.getByTestId("replyx-frame").waitFor({ state: "hidden" });
+      await chat.locator("[data-testid=connection-state][data-state=live]").waitFor({ state: "attached" });
+      await operatorSays(server.base, await operatorToken(server.base), dialogId, "are you there?");
+      const badge = page.getByTestId("replyx-badge");
+      await badge.waitFor();
+      assert.equal(await badge.textContent(), "1");
+      await page.getByTestId("replyx-launcher").click();
+      await badge.waitFor({ state: "hidden" });
+    });
+  } finally {
+    await visitor.close();
+    await server.stop();
+  }
+});
