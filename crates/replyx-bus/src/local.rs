@@ -17,6 +17,12 @@ impl LocalBus {
         Self::default()
     }
 
+    pub(crate) fn observe_lag(&self, seconds: f64) {
+        if let Some(sink) = self.sink.get() {
+            sink.observe_remote_lag(seconds);
+        }
+    }
+
     pub(crate) fn deliver_local(&self, message: BusMessage) {
         if let Some(sink) = self.sink.get() {
             sink.deliver(message);

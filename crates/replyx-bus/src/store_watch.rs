@@ -77,7 +77,14 @@ impl StoreWatchBus {
                             || batch.cursor.event_row - cursor.event_row >= BATCH as i64
                             || batch.cursor.signal_row - cursor.signal_row >= BATCH as i64;
                         cursor = batch.cursor;
+                        let now = chrono::Utc::now();
                         for event in batch.events {
+                            if let replyx_protocol::EventPayload::MessageCreated { message } =
+                                &event.payload
+                            {
+                                let lag = (now - message.created_at).to_std().unwrap_or_default();
+                                self.local.observe_lag(lag.as_secs_f64());
+                            }
                             self.local.deliver_local(BusMessage::Event(Arc::new(event)));
                         }
                         for signal in batch.signals {

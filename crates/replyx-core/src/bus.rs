@@ -67,6 +67,10 @@ impl BusMessage {
 pub trait BusSink: Send + Sync + 'static {
     /// Hands one message to local subscribers.
     fn deliver(&self, message: BusMessage);
+
+    /// Reports how long an event from another process took to arrive here (from its
+    /// store timestamp), for the bus lag metric. Optional.
+    fn observe_remote_lag(&self, _seconds: f64) {}
 }
 
 /// Publishes to every process's hub (this one included).

@@ -274,4 +274,6 @@ pub struct DialogQuery {
     pub limit: u32,
     /// Only dialogs whose last activity is older than this (paging).
     pub before: Option<DateTime<Utc>>,
+    /// Leave out this assistant's dialogs (the server's own canary).
+    pub exclude_assistant: Option<AssistantId>,
 }

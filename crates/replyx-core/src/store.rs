@@ -120,6 +120,10 @@ pub trait Store: Send + Sync + 'static {
         up_to: Seq,
     ) -> Result<Seq, StoreError>;
 
+    /// Deletes all but the newest `keep` events of a dialog (the server's canary dialog
+    /// only: other dialogs keep their whole log). Returns how many were deleted.
+    async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError>;
+
     /// Stores an ephemeral signal (typing, read, inbox) for other processes' feeds.
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError>;
     /// The cursor at the newest rows now.

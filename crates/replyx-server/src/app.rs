@@ -61,11 +61,26 @@ impl App {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<App> {
+        Self::build_with(settings, listener, None).await
+    }
+
+    /// As `build_with_listener`, with a bus chosen by the caller instead of the one the
+    /// settings imply (tests use it to break delivery on purpose).
+    ///
+    /// # Errors
+    /// Store or secret failures.
+    pub async fn build_with(
+        settings: Settings,
+        listener: TcpListener,
+        bus_override: Option<Arc<dyn Bus>>,
+    ) -> anyhow::Result<App> {
         let origin = uuid::Uuid::new_v4().to_string();
         let store: Arc<dyn Store> = Arc::new(open_store(&settings.database_url, &origin).await?);
         let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
         let lifecycle = Lifecycle::new();
-        let bus: Arc<dyn Bus> = if settings.data_dir().is_some() {
+        let bus: Arc<dyn Bus> = if let Some(bus) = bus_override {
+            bus
+        } else if settings.data_dir().is_some() {
             // A database file may be shared by other processes (a blue-green pair):
             // read their changes from it, or their events would never reach us.
             let bus = StoreWatchBus::new(store.clone(), settings.bus_poll_interval);
@@ -98,8 +113,10 @@ impl App {
             hub,
             metrics,
             lifecycle,
+            canary: crate::canary::Canary::default(),
         });
         spawn_limiter_cleanup(&state);
+        crate::canary::start(&state);
         Ok(App { state, listener })
     }
 
@@ -138,6 +155,7 @@ impl App {
         let deadline = tokio::time::Instant::now() + grace;
         tracing::info!(grace = ?grace, "draining: readiness is 503, closing sockets with 1012");
         state.lifecycle.begin_drain();
+        state.metrics.draining();
         let window = (grace / 3).min(Duration::from_secs(10));
         if tokio::time::timeout_at(deadline, state.hub.drain(window))
             .await

@@ -78,6 +78,14 @@ pub struct ServeOptions {
     #[arg(long, env = "REPLYX_OPERATOR_TOKEN_TTL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "humantime_serde::option")]
     pub operator_token_ttl: Option<Duration>,
+    /// How often the delivery canary runs; 0s turns it off [default: 30s]
+    #[arg(long, env = "REPLYX_CANARY_INTERVAL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub canary_interval: Option<Duration>,
+    /// How long the canary waits for its event to come back [default: 5s]
+    #[arg(long, env = "REPLYX_CANARY_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub canary_timeout: Option<Duration>,
     /// Pause before the built-in assistant answers, with its typing indicator [default: 500ms]
     #[arg(long, env = "REPLYX_ASSISTANT_REPLY_DELAY", value_parser = humantime::parse_duration)]
     #[serde(default, with = "humantime_serde::option")]
@@ -110,7 +118,9 @@ impl ServeOptions {
             max_dialogs_per_operator,
             bus_poll_interval,
             operator_token_ttl,
-            assistant_reply_delay
+            assistant_reply_delay,
+            canary_interval,
+            canary_timeout
         )
     }
 
@@ -177,6 +187,10 @@ pub struct Settings {
     pub operator_token_ttl: Duration,
     /// Assistant reply pause.
     pub assistant_reply_delay: Duration,
+    /// Canary interval (zero: off).
+    pub canary_interval: Duration,
+    /// Canary timeout.
+    pub canary_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -263,6 +277,8 @@ impl Settings {
             assistant_reply_delay: o
                 .assistant_reply_delay
                 .unwrap_or(Duration::from_millis(500)),
+            canary_interval: o.canary_interval.unwrap_or(Duration::from_secs(30)),
+            canary_timeout: o.canary_timeout.unwrap_or(Duration::from_secs(5)),
         })
     }
 

@@ -81,7 +81,25 @@ impl Hub {
             dialog,
             rx,
             closer,
+            false,
         ))
+    }
+
+    /// Registers the server's own subscriber on `dialog` (the canary): it sees what an
+    /// admin socket would, but is not counted, limited or drained.
+    pub fn register_internal(&self, dialog: DialogId) -> Subscription {
+        let (tx, rx) = tokio::sync::mpsc::channel(self.inner.limits.outbox);
+        let closer = Closer::new();
+        let id = self.registry().insert_internal(dialog, tx, closer.clone());
+        Subscription::new(
+            self.clone(),
+            id,
+            ConnectionKind::Admin,
+            Some(dialog),
+            rx,
+            closer,
+            true,
+        )
     }
 
     pub(crate) fn unregister(
@@ -89,9 +107,12 @@ impl Hub {
         id: replyx_protocol::ConnectionId,
         kind: ConnectionKind,
         dialog: Option<DialogId>,
+        internal: bool,
     ) {
         self.registry().remove(id, dialog);
-        self.inner.metrics.connection_closed(kind);
+        if !internal {
+            self.inner.metrics.connection_closed(kind);
+        }
     }
 
     /// Open connections and dialogs with connections, by kind.
@@ -137,6 +158,10 @@ impl BusSink for Hub {
         for kind in slow {
             self.inner.metrics.slow_consumer(kind);
         }
+    }
+
+    fn observe_remote_lag(&self, seconds: f64) {
+        self.inner.metrics.bus_lag(seconds);
     }
 }
 

@@ -2,7 +2,7 @@
 //! (connection kinds, close-code names, error types, route templates), never ids.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use replyx_protocol::{CloseCode, ConnectionKind};
@@ -12,6 +12,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
+    started: f64,
 }
 
 struct Inner {
@@ -26,6 +27,26 @@ struct Inner {
     http_requests: IntCounterVec,
     store_latency: Histogram,
     drain_progress: IntGauge,
+    draining: IntGauge,
+    attempts: IntCounterVec,
+    successes: IntCounterVec,
+    bus_lag: Histogram,
+    canary_round_trip: Histogram,
+    canary_failures: IntCounter,
+    canary_last_success: Gauge,
+    canary_age: Gauge,
+    build_info: IntGaugeVec,
+}
+
+const FAST_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -107,6 +128,54 @@ impl Metrics {
                 "replyx_drain_progress_percent",
                 "Share of sockets asked to close during the current drain",
             )),
+            draining: must(IntGauge::new(
+                "replyx_draining",
+                "1 while this process drains for shutdown",
+            )),
+            attempts: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_ws_connection_attempts_total",
+                    "WebSocket upgrade requests, by kind",
+                ),
+                kind,
+            )),
+            successes: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_ws_connection_successes_total",
+                    "WebSocket connections that reached replay.complete, by kind",
+                ),
+                kind,
+            )),
+            bus_lag: must(Histogram::with_opts(
+                HistogramOpts::new(
+                    "replyx_bus_lag_seconds",
+                    "From a message being stored by another process to it arriving here",
+                )
+                .buckets(FAST_BUCKETS.to_vec()),
+            )),
+            canary_round_trip: must(Histogram::with_opts(
+                HistogramOpts::new(
+                    "replyx_canary_round_trip_seconds",
+                    "Canary: store, publish and receive on this process's own subscriber",
+                )
+                .buckets(FAST_BUCKETS.to_vec()),
+            )),
+            canary_failures: must(IntCounter::new(
+                "replyx_canary_failures_total",
+                "Canary rounds whose event did not come back in time",
+            )),
+            canary_last_success: must(Gauge::new(
+                "replyx_canary_last_success_timestamp_seconds",
+                "Unix time of the last good canary round trip (0: none yet)",
+            )),
+            canary_age: must(Gauge::new(
+                "replyx_canary_age_seconds",
+                "Seconds since the last good canary round trip (since start when none)",
+            )),
+            build_info: must(IntGaugeVec::new(
+                Opts::new("replyx_build_info", "Always 1; labels say which build runs"),
+                &["version"],
+            )),
             registry,
         };
         let r = &inner.registry;
@@ -120,6 +189,19 @@ impl Metrics {
         must(r.register(Box::new(inner.http_requests.clone())));
         must(r.register(Box::new(inner.store_latency.clone())));
         must(r.register(Box::new(inner.drain_progress.clone())));
+        must(r.register(Box::new(inner.draining.clone())));
+        must(r.register(Box::new(inner.attempts.clone())));
+        must(r.register(Box::new(inner.successes.clone())));
+        must(r.register(Box::new(inner.bus_lag.clone())));
+        must(r.register(Box::new(inner.canary_round_trip.clone())));
+        must(r.register(Box::new(inner.canary_failures.clone())));
+        must(r.register(Box::new(inner.canary_last_success.clone())));
+        must(r.register(Box::new(inner.canary_age.clone())));
+        must(r.register(Box::new(inner.build_info.clone())));
+        inner
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         #[cfg(target_os = "linux")]
         must(r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -127,14 +209,22 @@ impl Metrics {
         for k in ConnectionKind::ALL {
             inner.connections.with_label_values(&[k.as_str()]).set(0);
             inner.messages_sent.with_label_values(&[k.as_str()]);
+            inner.attempts.with_label_values(&[k.as_str()]);
+            inner.successes.with_label_values(&[k.as_str()]);
+            inner.latency.with_label_values(&[k.as_str()]);
+        }
+        for code in replyx_protocol::CloseCode::ALL {
+            inner.closes.with_label_values(&[code.name()]);
         }
         Self {
             inner: Arc::new(inner),
+            started: now_seconds(),
         }
     }
 
     /// The text exposition.
     pub fn render(&self) -> String {
+        self.inner.canary_age.set(self.canary_age_seconds());
         let mut buf = Vec::new();
         must(TextEncoder::new().encode(&self.inner.registry.gather(), &mut buf));
         String::from_utf8(buf).unwrap_or_default()
@@ -200,6 +290,43 @@ impl Metrics {
 
     pub(crate) fn store_append(&self, seconds: f64) {
         self.inner.store_latency.observe(seconds);
+    }
+
+    pub(crate) fn connection_attempt(&self, kind: ConnectionKind) {
+        self.inner
+            .attempts
+            .with_label_values(&[kind.as_str()])
+            .inc();
+    }
+
+    pub(crate) fn connection_success(&self, kind: ConnectionKind) {
+        self.inner
+            .successes
+            .with_label_values(&[kind.as_str()])
+            .inc();
+    }
+
+    pub(crate) fn bus_lag(&self, seconds: f64) {
+        self.inner.bus_lag.observe(seconds);
+    }
+
+    pub(crate) fn draining(&self) {
+        self.inner.draining.set(1);
+    }
+
+    pub(crate) fn canary_ok(&self, round_trip: f64) {
+        self.inner.canary_round_trip.observe(round_trip);
+        self.inner.canary_last_success.set(now_seconds());
+    }
+
+    pub(crate) fn canary_failed(&self) {
+        self.inner.canary_failures.inc();
+    }
+
+    /// Seconds since the last good canary round trip, or since start when none yet.
+    pub fn canary_age_seconds(&self) -> f64 {
+        let last = self.inner.canary_last_success.get();
+        now_seconds() - if last > 0.0 { last } else { self.started }
     }
 
     pub(crate) fn drain_progress(&self, done: usize, of: usize) {

@@ -36,6 +36,8 @@ pub struct Inner {
     pub ws_connects: PerIpLimiter,
     /// Visitor HTTP requests per IP.
     pub visitor_requests: PerIpLimiter,
+    /// The delivery canary's last result.
+    pub canary: crate::canary::Canary,
 }
 
 impl AppState {

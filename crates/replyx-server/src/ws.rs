@@ -86,6 +86,7 @@ fn respond(
 ) -> Response {
     let ws = configure(ws, &state.settings.limits);
     let lifecycle = state.lifecycle.clone();
+    state.metrics.connection_attempt(kind);
     if let Err(code) = &decision {
         state.metrics.connection_error(code.name());
         tracing::debug!(%kind, code = code.code(), "refusing websocket");

@@ -228,6 +228,10 @@ impl Store for SqliteStore {
         Ok(mark)
     }
 
+    async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError> {
+        events::trim(&self.write, dialog, keep).await
+    }
+
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError> {
         changes::append_signal(&self.write, signal, &self.origin).await
     }

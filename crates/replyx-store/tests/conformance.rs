@@ -340,3 +340,30 @@ async fn the_change_feed_returns_only_other_processes_rows_in_order() {
         1
     );
 }
+
+#[tokio::test]
+async fn trimming_keeps_the_newest_events_and_the_seq_counter() {
+    let (store, _, _dir) = sqlite_pair().await;
+    let asst = assistant(store.as_ref(), None).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0008").unwrap())
+        .await
+        .unwrap();
+    for i in 0..10 {
+        store
+            .append_message(message(d.id, &format!("m{i}"), None, false))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.trim_events(d.id, 3).await.unwrap(), 7);
+    let left = store
+        .events_since(d.id, Seq(0), 100, Stream::Admin)
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [8, 9, 10]);
+    let next = store
+        .append_message(message(d.id, "after", None, false))
+        .await
+        .unwrap();
+    assert_eq!(next.event.seq, Seq(11));
+}

@@ -22,6 +22,8 @@ pub struct TestOptions {
     pub dir: Option<Arc<TempDir>>,
     /// Adjusts settings before start.
     pub options: ServeOptions,
+    /// Replaces the bus the settings imply (to break delivery on purpose).
+    pub bus: Option<Arc<dyn replyx_core::Bus>>,
 }
 
 /// A running in-process server.
@@ -58,7 +60,12 @@ impl TestServer {
         options.assistant_reply_delay.get_or_insert(Duration::ZERO);
         options.drain_grace.get_or_insert(Duration::from_secs(5));
         let settings = Settings::resolve(options).expect("valid test settings");
-        let app = App::build(settings).await.expect("server builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("port 0");
+        let app = App::build_with(settings, listener, opts.bus)
+            .await
+            .expect("server builds");
         let addr = app.local_addr().expect("bound");
         let state = app.state.clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -60,6 +60,7 @@ pub async fn list_dialogs(
         assistant_id,
         limit: q.limit.unwrap_or(50).clamp(1, 200),
         before: q.before,
+        exclude_assistant: state.canary.assistant(),
     };
     let dialogs = state.store.list_dialogs(query).await?;
     Ok(AppJson(json!({ "dialogs": dialogs })))

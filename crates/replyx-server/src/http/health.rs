@@ -43,16 +43,23 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// `GET /health/websocket`: open sockets and dialogs with sockets, per kind.
 pub async fn websocket(State(state): State<AppState>) -> Json<serde_json::Value> {
     let counts = state.hub.counts();
-    let status = if state.lifecycle.is_draining() {
-        "draining"
-    } else {
-        "healthy"
+    let interval = state.settings.canary_interval;
+    let problem = state.canary.problem(!interval.is_zero(), interval * 3);
+    let status = match (state.lifecycle.is_draining(), &problem) {
+        (true, _) => "draining",
+        (false, Some(_)) => "degraded",
+        (false, None) => "healthy",
     };
     let mut body = json!({
         "status": status,
         "uptime_seconds": state.lifecycle.uptime_seconds(),
         "version": env!("CARGO_PKG_VERSION"),
         "bus": state.bus.name(),
+        "canary": {
+            "enabled": !interval.is_zero(),
+            "age_seconds": state.metrics.canary_age_seconds().round(),
+            "problem": problem,
+        },
     });
     for kind in ConnectionKind::ALL {
         body[format!("active_{kind}_connections")] = json!(counts.active(kind));

@@ -85,6 +85,9 @@ struct Conn {
     kind: ConnectionKind,
     tx: Sender<Outbound>,
     closer: Closer,
+    /// The server's own subscriber (the canary): not a socket, so not counted, not
+    /// limited and not drained.
+    internal: bool,
 }
 
 #[derive(Default)]
@@ -95,6 +98,24 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    pub(crate) fn insert_internal(
+        &mut self,
+        dialog: DialogId,
+        tx: Sender<Outbound>,
+        closer: Closer,
+    ) -> ConnectionId {
+        let id = ConnectionId::new();
+        let conn = Conn {
+            id,
+            kind: ConnectionKind::Admin,
+            tx,
+            closer,
+            internal: true,
+        };
+        self.dialogs.entry(dialog).or_default().push(conn);
+        id
+    }
+
     pub(crate) fn insert(
         &mut self,
         kind: ConnectionKind,
@@ -112,6 +133,7 @@ impl Registry {
             kind,
             tx,
             closer,
+            internal: false,
         };
         match dialog {
             None => self.inbox.push(conn),
@@ -119,12 +141,18 @@ impl Registry {
                 let conns = self.dialogs.entry(dialog).or_default();
                 let (same_class, limit) = if kind.is_visitor() {
                     (
-                        conns.iter().filter(|c| c.kind.is_visitor()).count(),
+                        conns
+                            .iter()
+                            .filter(|c| !c.internal && c.kind.is_visitor())
+                            .count(),
                         limits.visitor_per_dialog,
                     )
                 } else {
                     (
-                        conns.iter().filter(|c| !c.kind.is_visitor()).count(),
+                        conns
+                            .iter()
+                            .filter(|c| !c.internal && !c.kind.is_visitor())
+                            .count(),
                         limits.admin_per_dialog,
                     )
                 };
@@ -149,7 +177,9 @@ impl Registry {
         let Some(list) = list else { return };
         if let Some(pos) = list.iter().position(|c| c.id == id) {
             let conn = list.swap_remove(pos);
-            self.active[index(conn.kind)] -= 1;
+            if !conn.internal {
+                self.active[index(conn.kind)] -= 1;
+            }
         }
         if let Some(d) = dialog {
             if self.dialogs.get(&d).is_some_and(Vec::is_empty) {
@@ -162,7 +192,7 @@ impl Registry {
         let mut dialogs = [0; 3];
         for conns in self.dialogs.values() {
             for kind in ConnectionKind::ALL {
-                if conns.iter().any(|c| c.kind == kind) {
+                if conns.iter().any(|c| c.kind == kind && !c.internal) {
                     dialogs[index(kind)] += 1;
                 }
             }
@@ -178,6 +208,8 @@ impl Registry {
             .values()
             .flatten()
             .chain(self.inbox.iter())
+            .filter(|c| !c.internal)
+            .filter(|c| !c.internal)
             .map(|c| c.closer.clone())
             .collect()
     }

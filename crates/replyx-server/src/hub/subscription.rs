@@ -15,6 +15,8 @@ pub struct Subscription {
     dialog: Option<DialogId>,
     rx: Receiver<Outbound>,
     closer: Closer,
+    /// The server's own subscriber (not a socket).
+    internal: bool,
 }
 
 impl Subscription {
@@ -25,6 +27,7 @@ impl Subscription {
         dialog: Option<DialogId>,
         rx: Receiver<Outbound>,
         closer: Closer,
+        internal: bool,
     ) -> Self {
         Self {
             hub,
@@ -33,6 +36,7 @@ impl Subscription {
             dialog,
             rx,
             closer,
+            internal,
         }
     }
 
@@ -57,7 +61,8 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.unregister(self.id, self.kind, self.dialog);
+        self.hub
+            .unregister(self.id, self.kind, self.dialog, self.internal);
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod audience;
 mod bad_input;
+mod canary;
 mod delivery;
 mod drain;
 mod handoff;

@@ -139,12 +139,14 @@ pub(crate) async fn list(
     q: DialogQuery,
 ) -> Result<Vec<DialogSummary>, StoreError> {
     let filter = "WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.assistant_id = ?2) \
-                  AND (?3 IS NULL OR d.updated_at < ?3) ORDER BY d.updated_at DESC LIMIT ?4";
+                  AND (?3 IS NULL OR d.updated_at < ?3) AND (?5 IS NULL OR d.assistant_id <> ?5) \
+                  ORDER BY d.updated_at DESC LIMIT ?4";
     let rows = sqlx::query(&summary_sql(filter))
         .bind(q.status.map(|s| s.as_str()))
         .bind(q.assistant_id.map(|a| a.to_string()))
         .bind(q.before)
         .bind(q.limit as i64)
+        .bind(q.exclude_assistant.map(|a| a.to_string()))
         .fetch_all(pool)
         .await
         .map_err(backend)?;

@@ -251,3 +251,20 @@ pub(crate) async fn recent(
     .map_err(backend)?;
     rows.iter().map(rows::event).collect()
 }
+
+pub(crate) async fn trim(
+    pool: &SqlitePool,
+    dialog: DialogId,
+    keep: u32,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM events WHERE dialog_id = ?1 \
+         AND seq <= (SELECT last_seq FROM dialogs WHERE id = ?1) - ?2",
+    )
+    .bind(dialog.to_string())
+    .bind(keep as i64)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected())
+}

@@ -49,7 +49,9 @@ impl Session {
         self.send_frame(&ServerFrame::ReplayComplete {
             last_seq: self.last,
         })
-        .await
+        .await?;
+        self.state.metrics.connection_success(self.kind);
+        Ok(())
     }
 
     /// Sends every stored event of this stream after `self.last`, page by page.
