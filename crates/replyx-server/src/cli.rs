@@ -2,6 +2,7 @@
 //! `routes`.
 
 mod admin;
+mod probe;
 mod serve;
 
 use crate::config::ServeOptions;
@@ -35,6 +36,9 @@ enum Command {
     /// Manage assistants.
     #[command(subcommand)]
     Assistant(AssistantCommand),
+    /// Act as a visitor from outside: check health, load a dialog, connect, post, and
+    /// time the round trip. Exits non-zero with the reason when anything is off.
+    Probe(probe::ProbeArgs),
     /// Print the route table: method, path, handler, auth.
     Routes {
         /// Exit non-zero when a (method, path) is served twice or a WebSocket path is
@@ -118,6 +122,7 @@ impl Cli {
                 store,
             }) => admin::add_assistant(&store, name, welcome, domains, fallback).await,
             Command::Routes { check } => admin::routes(check),
+            Command::Probe(args) => probe::run(args).await,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
+pub mod probe;
 pub mod responder;
 pub mod secret;
 pub mod state;

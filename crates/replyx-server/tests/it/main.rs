@@ -13,6 +13,7 @@ mod inbox;
 mod js_constants;
 mod limits;
 mod multiprocess;
+mod probe;
 mod resume;
 mod routing;
 mod visitors;
