@@ -86,7 +86,7 @@ pub fn start(state: &AppState) {
             }
             round(&task_state, dialog, &mut sub).await;
             rounds += 1;
-            if rounds % u64::from(KEEP_EVENTS) == 0 {
+            if rounds.is_multiple_of(u64::from(KEEP_EVENTS)) {
                 if let Err(e) = task_state.store.trim_events(dialog, KEEP_EVENTS).await {
                     tracing::warn!(error = %e, "trimming the canary dialog failed");
                 }

@@ -3,7 +3,7 @@
 //! round trip until the message comes back on the socket. Deploy scripts and scheduled
 //! checks run it; it exits non-zero with the reason when anything is off.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
