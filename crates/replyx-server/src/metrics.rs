@@ -212,10 +212,13 @@ impl Metrics {
             inner.attempts.with_label_values(&[k.as_str()]);
             inner.successes.with_label_values(&[k.as_str()]);
             inner.latency.with_label_values(&[k.as_str()]);
+            inner.replayed.with_label_values(&[k.as_str()]);
         }
         for code in replyx_protocol::CloseCode::ALL {
             inner.closes.with_label_values(&[code.name()]);
+            inner.connection_errors.with_label_values(&[code.name()]);
         }
+        inner.connection_errors.with_label_values(&["limit"]);
         Self {
             inner: Arc::new(inner),
             started: now_seconds(),
