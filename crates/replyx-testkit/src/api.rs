@@ -26,8 +26,12 @@ impl Api {
         }
     }
 
+    /// Sends; a network failure is status 0 with the error text as the body.
     async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        let resp = req.send().await.expect("request sent");
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return (0, Value::String(e.to_string())),
+        };
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))

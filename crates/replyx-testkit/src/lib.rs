@@ -4,6 +4,7 @@
 //! nothing here sleeps to synchronize.
 
 mod api;
+pub mod load;
 mod process;
 mod server;
 mod ws;

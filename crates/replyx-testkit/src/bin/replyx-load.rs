@@ -1,0 +1,70 @@
+//! `replyx-load`: the lean load generator (see `replyx_testkit::load`). Prints a JSON
+//! report and exits non-zero when an event was lost or repeated, a send failed for good,
+//! or the connection success rate fell below `--min-success-rate`.
+
+use clap::Parser;
+use replyx_testkit::load::{run_chat, ChatLoad};
+use std::time::Duration;
+
+/// Visitor/operator pairs exchanging messages, with a seq audit of every socket.
+#[derive(Parser)]
+#[command(name = "replyx-load")]
+struct Args {
+    /// Base URL (a server or the proxy in front of it)
+    #[arg(long)]
+    url: String,
+    /// Assistant the visitors talk to
+    #[arg(long)]
+    assistant_id: String,
+    /// Operator login e-mail
+    #[arg(long)]
+    operator_email: String,
+    /// Operator password
+    #[arg(long, env = "REPLYX_LOAD_OPERATOR_PASSWORD")]
+    operator_password: String,
+    /// Visitor/operator pairs (two sockets each)
+    #[arg(long, default_value_t = 50)]
+    pairs: usize,
+    /// How long messages are sent
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Pause between one pair's messages (jittered ±50%)
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// How long sockets may take to catch up at the end
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    settle: Duration,
+    /// Lowest acceptable connection success rate
+    #[arg(long, default_value_t = 0.999)]
+    min_success_rate: f64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let load = ChatLoad {
+        url: args.url.trim_end_matches('/').to_owned(),
+        assistant_id: args.assistant_id,
+        operator_email: args.operator_email,
+        operator_password: args.operator_password,
+        pairs: args.pairs,
+        duration: args.duration,
+        interval: args.interval,
+        settle: args.settle,
+    };
+    match run_chat(load).await {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+            if report.passed(args.min_success_rate) {
+                std::process::ExitCode::SUCCESS
+            } else {
+                eprintln!("replyx-load: the run lost, repeated or failed something (see the report)");
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("replyx-load: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! One socket of the load generator: connect with `since`, record every event, and on
+//! any close reconnect (after the protocol's jitter for 1012, backoff otherwise) until
+//! told to stop. Records each connection attempt, and how long each reconnect took.
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// What one socket saw.
+#[derive(Debug, Default)]
+pub(crate) struct StreamLog {
+    /// Every event seq received, in arrival order (repeats included).
+    pub(crate) seqs: Vec<u64>,
+    /// Connection attempts and how many reached `replay.complete`.
+    pub(crate) attempts: u64,
+    pub(crate) successes: u64,
+    /// For each reconnect: (ms since the run started when closed, ms until live again).
+    pub(crate) reconnects: Vec<(f64, f64)>,
+    /// Close codes received.
+    pub(crate) closes: Vec<u16>,
+    /// Delivery latencies of messages, from their stored time, in ms.
+    pub(crate) latencies_ms: Vec<f64>,
+}
+
+pub(crate) struct Stream {
+    pub(crate) log: Arc<Mutex<StreamLog>>,
+    pub(crate) last: Arc<AtomicU64>,
+    pub(crate) done: CancellationToken,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+impl Stream {
+    /// Starts a socket on `url_for(since)`, beginning at `since`.
+    pub(crate) fn start(
+        url_for: impl Fn(u64) -> String + Send + 'static,
+        since: u64,
+        started: Instant,
+    ) -> Stream {
+        let log = Arc::new(Mutex::new(StreamLog::default()));
+        let last = Arc::new(AtomicU64::new(since));
+        let done = CancellationToken::new();
+        let task = tokio::spawn(run(url_for, log.clone(), last.clone(), done.clone(), started));
+        Stream { log, last, done, task }
+    }
+}
+
+async fn run(
+    url_for: impl Fn(u64) -> String,
+    log: Arc<Mutex<StreamLog>>,
+    last: Arc<AtomicU64>,
+    done: CancellationToken,
+    started: Instant,
+) {
+    let mut failures: u32 = 0;
+    let mut closed_at: Option<Instant> = None;
+    while !done.is_cancelled() {
+        log.lock().expect("log").attempts += 1;
+        let connected = tokio_tungstenite::connect_async(url_for(last.load(Ordering::SeqCst))).await;
+        let mut socket = match connected {
+            Ok((socket, _)) => socket,
+            Err(_) => {
+                failures += 1;
+                backoff(failures, &done).await;
+                continue;
+            }
+        };
+        let mut code = None;
+        let mut live = false;
+        loop {
+            let next = tokio::select! {
+                n = socket.next() => n,
+                _ = done.cancelled() => break,
+            };
+            let Some(Ok(message)) = next else { break };
+            match message {
+                Message::Text(text) => {
+                    let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                    if frame["type"] == "replay.complete" && !live {
+                        live = true;
+                        failures = 0;
+                        let mut l = log.lock().expect("log");
+                        l.successes += 1;
+                        if let Some(at) = closed_at.take() {
+                            let since_start = at.duration_since(started).as_secs_f64() * 1000.0;
+                            l.reconnects.push((since_start, at.elapsed().as_secs_f64() * 1000.0));
+                        }
+                    }
+                    if let Some(seq) = frame["seq"].as_u64() {
+                        let mut l = log.lock().expect("log");
+                        l.seqs.push(seq);
+                        if let Some(created) = frame["message"]["created_at"].as_str() {
+                            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) {
+                                let ms = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0);
+                                l.latencies_ms.push(ms as f64 / 1000.0);
+                            }
+                        }
+                        last.fetch_max(seq, Ordering::SeqCst);
+                    }
+                }
+                Message::Close(frame) => {
+                    code = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if done.is_cancelled() {
+            let _ = socket.close(None).await;
+            return;
+        }
+        closed_at = Some(Instant::now());
+        if let Some(c) = code {
+            log.lock().expect("log").closes.push(c);
+        }
+        if code == Some(1012) {
+            // The protocol's restart jitter: 0.5–5 s.
+            let wait = Duration::from_millis(500 + rand::random::<u64>() % 4500);
+            sleep_unless_done(wait, &done).await;
+        } else {
+            failures += 1;
+            backoff(failures, &done).await;
+        }
+    }
+}
+
+async fn backoff(failures: u32, done: &CancellationToken) {
+    let ceiling = 250u64.saturating_mul(1 << failures.min(6)).min(5000);
+    sleep_unless_done(Duration::from_millis(rand::random::<u64>() % ceiling + 50), done).await;
+}
+
+async fn sleep_unless_done(wait: Duration, done: &CancellationToken) {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = done.cancelled() => {}
+    }
+}
