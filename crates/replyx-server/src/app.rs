@@ -114,6 +114,7 @@ impl App {
             metrics,
             lifecycle,
             canary: crate::canary::Canary::default(),
+            instance_id: origin.clone(),
         });
         spawn_limiter_cleanup(&state);
         crate::canary::start(&state);

@@ -38,6 +38,9 @@ pub struct Inner {
     pub visitor_requests: PerIpLimiter,
     /// The delivery canary's last result.
     pub canary: crate::canary::Canary,
+    /// This process's id (random at start): tells two processes on one database, or
+    /// the two colours behind a proxy, apart.
+    pub instance_id: String,
 }
 
 impl AppState {

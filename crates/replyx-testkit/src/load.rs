@@ -44,7 +44,11 @@ pub struct ChatLoad {
 pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     let api = Api::new(&load.url);
     let (status, login) = api
-        .post("/api/auth/login", None, json!({"email": load.operator_email, "password": load.operator_password}))
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": load.operator_email, "password": load.operator_password}),
+        )
         .await;
     anyhow::ensure!(status == 200, "operator login failed: {status} {login}");
     let token: Arc<str> = login["token"].as_str().unwrap_or_default().into();
@@ -53,7 +57,17 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     let stop = tokio_util::sync::CancellationToken::new();
     let mut pairs = Vec::with_capacity(load.pairs);
     for i in 0..load.pairs {
-        pairs.push(Pair::start(&load, &api, token.clone(), &format!("load-{run}-{i}"), started, stop.clone()).await?);
+        pairs.push(
+            Pair::start(
+                &load,
+                &api,
+                token.clone(),
+                &format!("load-{run}-{i}"),
+                started,
+                stop.clone(),
+            )
+            .await?,
+        );
     }
     tokio::time::sleep(load.duration).await;
     stop.cancel();

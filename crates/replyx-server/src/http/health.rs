@@ -55,6 +55,7 @@ pub async fn websocket(State(state): State<AppState>) -> Json<serde_json::Value>
         "uptime_seconds": state.lifecycle.uptime_seconds(),
         "version": env!("CARGO_PKG_VERSION"),
         "bus": state.bus.name(),
+        "instance": state.instance_id,
         "canary": {
             "enabled": !interval.is_zero(),
             "age_seconds": state.metrics.canary_age_seconds().round(),

@@ -54,11 +54,16 @@ async fn main() -> std::process::ExitCode {
     };
     match run_chat(load).await {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("report serializes")
+            );
             if report.passed(args.min_success_rate) {
                 std::process::ExitCode::SUCCESS
             } else {
-                eprintln!("replyx-load: the run lost, repeated or failed something (see the report)");
+                eprintln!(
+                    "replyx-load: the run lost, repeated or failed something (see the report)"
+                );
                 std::process::ExitCode::FAILURE
             }
         }

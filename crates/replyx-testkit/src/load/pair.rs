@@ -39,38 +39,90 @@ impl Pair {
     ) -> anyhow::Result<Pair> {
         let body = json!({"assistant_id": load.assistant_id, "guest_id": guest});
         let (status, loaded) = api.post("/api/widget/dialogs", None, body).await;
-        anyhow::ensure!(status == 200 || status == 201, "dialog load failed: {status} {loaded}");
-        let dialog = loaded["dialog"]["id"].as_str().unwrap_or_default().to_owned();
-        let guest_token = loaded["guest_token"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(
+            status == 200 || status == 201,
+            "dialog load failed: {status} {loaded}"
+        );
+        let dialog = loaded["dialog"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let guest_token = loaded["guest_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let since = loaded["dialog"]["last_seq"].as_u64().unwrap_or(0);
         let ws = load.url.replacen("http", "ws", 1);
-        let (ws_v, d_v, a, g) = (ws.clone(), dialog.clone(), load.assistant_id.clone(), guest_token.clone());
+        let (ws_v, d_v, a, g) = (
+            ws.clone(),
+            dialog.clone(),
+            load.assistant_id.clone(),
+            guest_token.clone(),
+        );
         let visitor = Stream::start(
-            move |s| format!("{ws_v}/ws/widget/dialogs/{d_v}?assistant_id={a}&guest_token={g}&since={s}"),
+            move |s| {
+                format!("{ws_v}/ws/widget/dialogs/{d_v}?assistant_id={a}&guest_token={g}&since={s}")
+            },
             since,
             started,
         );
         let (d_o, t) = (dialog.clone(), token.clone());
-        let operator = Stream::start(move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"), since, started);
-        let sender = tokio::spawn(send_loop(api.clone(), dialog.clone(), guest_token, token, load.interval, stop));
-        Ok(Pair { dialog, since, visitor, operator, sender })
+        let operator = Stream::start(
+            move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
+            since,
+            started,
+        );
+        let sender = tokio::spawn(send_loop(
+            api.clone(),
+            dialog.clone(),
+            guest_token,
+            token,
+            load.interval,
+            stop,
+        ));
+        Ok(Pair {
+            dialog,
+            since,
+            visitor,
+            operator,
+            sender,
+        })
     }
 
     /// Waits for the sender, lets both sockets catch up with the log, stops them and
     /// audits their streams against the server's log.
-    pub(crate) async fn finish(self, api: &Api, token: &str, settle: Duration, report: &mut Report) {
+    pub(crate) async fn finish(
+        self,
+        api: &Api,
+        token: &str,
+        settle: Duration,
+        report: &mut Report,
+    ) {
         let stats = self.sender.await.unwrap_or_default();
-        let (status, body) =
-            api.get(&format!("/api/dialogs/{}/events?since={}&limit=500", self.dialog, self.since), Some(token)).await;
+        let (status, body) = api
+            .get(
+                &format!(
+                    "/api/dialogs/{}/events?since={}&limit=500",
+                    self.dialog, self.since
+                ),
+                Some(token),
+            )
+            .await;
         let expected: Vec<u64> = if status == 200 {
-            body["events"].as_array().into_iter().flatten().filter_map(|e| e["seq"].as_u64()).collect()
+            body["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["seq"].as_u64())
+                .collect()
         } else {
             Vec::new()
         };
         let newest = expected.last().copied().unwrap_or(self.since);
         let deadline = Instant::now() + settle;
         while Instant::now() < deadline
-            && (self.visitor.last.load(Ordering::SeqCst) < newest || self.operator.last.load(Ordering::SeqCst) < newest)
+            && (self.visitor.last.load(Ordering::SeqCst) < newest
+                || self.operator.last.load(Ordering::SeqCst) < newest)
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -83,7 +135,12 @@ impl Pair {
         report.add_log(expected.len());
         report.add_sends(stats);
         if expected.len() as u64 != stats.sent {
-            eprintln!("dialog {}: {} acknowledged sends, {} events in the log (status {status})", self.dialog, stats.sent, expected.len());
+            eprintln!(
+                "dialog {}: {} acknowledged sends, {} events in the log (status {status})",
+                self.dialog,
+                stats.sent,
+                expected.len()
+            );
         }
     }
 }
@@ -107,13 +164,27 @@ async fn send_loop(
         n += 1;
         let id = format!("{dialog}-{n}");
         let (path, auth, text) = if n % 2 == 1 {
-            (format!("/api/widget/dialogs/{dialog}/messages"), guest_token.as_str(), format!("visitor {n}"))
+            (
+                format!("/api/widget/dialogs/{dialog}/messages"),
+                guest_token.as_str(),
+                format!("visitor {n}"),
+            )
         } else {
-            (format!("/api/dialogs/{dialog}/messages"), &*operator_token, format!("operator {n}"))
+            (
+                format!("/api/dialogs/{dialog}/messages"),
+                &*operator_token,
+                format!("operator {n}"),
+            )
         };
         let mut delivered = false;
         for attempt in 0..20u32 {
-            let (status, _) = api.post(&path, Some(auth), json!({"text": text, "client_msg_id": id})).await;
+            let (status, _) = api
+                .post(
+                    &path,
+                    Some(auth),
+                    json!({"text": text, "client_msg_id": id}),
+                )
+                .await;
             if status == 200 || status == 201 {
                 delivered = true;
                 break;

@@ -61,7 +61,11 @@ pub struct Report {
 
 impl Report {
     pub(crate) fn new(pairs: usize, started: Instant) -> Report {
-        Report { pairs, _started: Some(started), ..Default::default() }
+        Report {
+            pairs,
+            _started: Some(started),
+            ..Default::default()
+        }
     }
 
     pub(crate) fn add_stream(&mut self, expected: &[u64], log: StreamLog) {
@@ -110,7 +114,12 @@ impl Report {
         }
         let mut sorted = self.latencies.clone();
         sorted.sort_by(|a, b| a.total_cmp(b));
-        let pick = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+        let pick = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
         self.latency_p50_ms = pick(0.5);
         self.latency_p99_ms = pick(0.99);
     }

@@ -5,10 +5,10 @@
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio_util::sync::CancellationToken;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 
 /// What one socket saw.
 #[derive(Debug, Default)]
@@ -43,8 +43,19 @@ impl Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(AtomicU64::new(since));
         let done = CancellationToken::new();
-        let task = tokio::spawn(run(url_for, log.clone(), last.clone(), done.clone(), started));
-        Stream { log, last, done, task }
+        let task = tokio::spawn(run(
+            url_for,
+            log.clone(),
+            last.clone(),
+            done.clone(),
+            started,
+        ));
+        Stream {
+            log,
+            last,
+            done,
+            task,
+        }
     }
 }
 
@@ -59,7 +70,8 @@ async fn run(
     let mut closed_at: Option<Instant> = None;
     while !done.is_cancelled() {
         log.lock().expect("log").attempts += 1;
-        let connected = tokio_tungstenite::connect_async(url_for(last.load(Ordering::SeqCst))).await;
+        let connected =
+            tokio_tungstenite::connect_async(url_for(last.load(Ordering::SeqCst))).await;
         let mut socket = match connected {
             Ok((socket, _)) => socket,
             Err(_) => {
@@ -78,7 +90,9 @@ async fn run(
             let Some(Ok(message)) = next else { break };
             match message {
                 Message::Text(text) => {
-                    let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                    let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else {
+                        continue;
+                    };
                     if frame["type"] == "replay.complete" && !live {
                         live = true;
                         failures = 0;
@@ -86,7 +100,8 @@ async fn run(
                         l.successes += 1;
                         if let Some(at) = closed_at.take() {
                             let since_start = at.duration_since(started).as_secs_f64() * 1000.0;
-                            l.reconnects.push((since_start, at.elapsed().as_secs_f64() * 1000.0));
+                            l.reconnects
+                                .push((since_start, at.elapsed().as_secs_f64() * 1000.0));
                         }
                     }
                     if let Some(seq) = frame["seq"].as_u64() {
@@ -94,7 +109,9 @@ async fn run(
                         l.seqs.push(seq);
                         if let Some(created) = frame["message"]["created_at"].as_str() {
                             if let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) {
-                                let ms = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0);
+                                let ms = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+                                    .num_microseconds()
+                                    .unwrap_or(0);
                                 l.latencies_ms.push(ms as f64 / 1000.0);
                             }
                         }
@@ -129,7 +146,11 @@ async fn run(
 
 async fn backoff(failures: u32, done: &CancellationToken) {
     let ceiling = 250u64.saturating_mul(1 << failures.min(6)).min(5000);
-    sleep_unless_done(Duration::from_millis(rand::random::<u64>() % ceiling + 50), done).await;
+    sleep_unless_done(
+        Duration::from_millis(rand::random::<u64>() % ceiling + 50),
+        done,
+    )
+    .await;
 }
 
 async fn sleep_unless_done(wait: Duration, done: &CancellationToken) {

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""The deploy proof: Debian's nginx and the blue colour on loopback, a few hundred live
+clients (replyx-load) exchanging messages through nginx, then:
+
+  1. a deploy to a green that never becomes ready   -> refused, blue keeps serving
+  2. a deploy to a green that is ready but fails the probe -> refused, blue keeps serving
+  3. safe-deploy.sh to a good green                  -> switched, blue drained
+  4. rollback.sh                                     -> back on blue, green drained
+  5. a deploy whose watch fails                      -> rolled back by itself
+
+and an audit of every client's stream by seq: nothing lost, nothing repeated,
+connection success >= 99.9%, reconnects spread over the drain window, drained colours
+exiting 0 within their grace period. Ends with "N passed, N failed".
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+BIN = Path(os.environ.get("REPLYX_BIN", ROOT / "target/debug/replyx"))
+LOAD = Path(os.environ.get("REPLYX_LOAD_BIN", ROOT / "target/debug/replyx-load"))
+PAIRS = int(os.environ.get("DEPLOY_TEST_PAIRS", "150"))
+DRAIN_GRACE_S = 12
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail else ""), flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sh(cmd, env, **kw):
+    print(f"$ {' '.join(map(str, cmd))}", flush=True)
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True, **kw)
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+    print("\n".join("    " + l for l in tail.splitlines()), flush=True)
+    return proc
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp(prefix="replyx-deploy-"))
+    public, blue, green = free_port(), free_port(), free_port()
+    state = tmp / "state"
+    nginx_dir = tmp / "nginx"
+    (nginx_dir / "logs").mkdir(parents=True)
+    upstream = nginx_dir / "active-upstream.conf"
+    site = (DEPLOY / "nginx/replyx.conf").read_text()
+    site = site.replace("/etc/nginx/replyx/active-upstream.conf", str(upstream)).replace("listen 80;", f"listen 127.0.0.1:{public};")
+    (nginx_dir / "replyx.conf").write_text(site)
+    main_conf = (DEPLOY / "nginx/nginx.conf").read_text()
+    main_conf = (main_conf.replace("/run/nginx.pid", str(nginx_dir / "nginx.pid"))
+                 .replace("/var/log/nginx/error.log", str(nginx_dir / "logs/error.log"))
+                 .replace("/var/log/nginx/access.log", "off")
+                 .replace("worker_processes auto;", "worker_processes 2;")
+                 .replace("worker_connections 16384;", "worker_connections 4096;")
+                 .replace("/etc/nginx/replyx/replyx.conf", str(nginx_dir / "replyx.conf")))
+    (nginx_dir / "nginx.conf").write_text(main_conf)
+    nginx = ["nginx", "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf")]
+
+    db = f"sqlite://{tmp}/replyx.db"
+    secret = "deploy-test-secret-0123456789abcdef"
+    base_env = {**os.environ, "REPLYX_DATABASE_URL": db, "REPLYX_SECRET": secret}
+    op = subprocess.run([BIN, "operator", "add", "--email", "ops@example.test", "--name", "Ops", "--password-stdin"],
+                        input="correct horse battery\n", env=base_env, text=True, capture_output=True)
+    assert op.returncode == 0, op.stderr
+    added = subprocess.run([BIN, "assistant", "add", "--name", "Deploy test"], env=base_env, text=True, capture_output=True)
+    assistant = re.search(r"assistant_id (\S+)", added.stdout).group(1)
+
+    local_env = tmp / "replyx.env"
+    local_env.write_text("\n".join([
+        f"REPLYX_DATABASE_URL={db}", f"REPLYX_SECRET={secret}", f"REPLYX_DRAIN_GRACE={DRAIN_GRACE_S}s",
+        "REPLYX_TRUSTED_PROXIES=127.0.0.1", "REPLYX_WS_CONNECTS_PER_IP_PER_MINUTE=1000000",
+        "REPLYX_VISITOR_REQUESTS_PER_IP_PER_MINUTE=1000000", "REPLYX_CANARY_INTERVAL=2s",
+        "REPLYX_ASSISTANT_REPLY_DELAY=0ms", "RUST_LOG=info"]) + "\n")
+    env = {**os.environ,
+           "REPLYX_DEPLOY_ENV": "/dev/null", "REPLYX_RUNNER": "local", "REPLYX_DEPLOY_STATE": str(state),
+           "PUBLIC_URL": f"http://127.0.0.1:{public}", "BLUE_URL": f"http://127.0.0.1:{blue}",
+           "GREEN_URL": f"http://127.0.0.1:{green}", "NGINX_ACTIVE_UPSTREAM": str(upstream),
+           "NGINX_TEST": " ".join(nginx + ["-t", "-q"]), "NGINX_RELOAD": " ".join(nginx + ["-s", "reload"]),
+           "REPLYX_BIN": str(BIN), "LOCAL_ENV_FILE": str(local_env), "PROBE_ASSISTANT_ID": assistant,
+           "PROBE_MAX_LATENCY": "2s", "READY_TIMEOUT": "20", "DRAIN_TIMEOUT": str(DRAIN_GRACE_S + 10),
+           "WATCH_INTERVAL": "1", "WATCH_COUNT": "3"}
+    safe_deploy, rollback = str(DEPLOY / "safe-deploy.sh"), str(DEPLOY / "rollback.sh")
+    load = None
+    try:
+        # Blue first: the first deploy writes the upstream before nginx starts.
+        upstream.write_text(f"upstream replyx_active {{ server 127.0.0.1:{blue}; }}\n")
+        assert subprocess.run(nginx, env=env).returncode == 0, "nginx starts"
+        first = sh([safe_deploy, "blue"], env)
+        check("first deploy brings up blue behind nginx", first.returncode == 0)
+
+        load = subprocess.Popen(
+            [LOAD, "--url", env["PUBLIC_URL"], "--assistant-id", assistant, "--operator-email", "ops@example.test",
+             "--pairs", str(PAIRS), "--duration", os.environ.get("DEPLOY_TEST_DURATION", "75s"), "--interval", "1s", "--settle", "40s"],
+            env={**env, "REPLYX_LOAD_OPERATOR_PASSWORD": "correct horse battery"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The clients are connected once blue serves their sockets; wait for that.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            health = subprocess.run(["curl", "-fsS", f"{env['BLUE_URL']}/health/websocket"], capture_output=True, text=True)
+            if health.returncode == 0 and json.loads(health.stdout)["active_widget_connections"] >= PAIRS:
+                break
+            time.sleep(0.5)
+
+        never_ready = sh([safe_deploy, "green"], {**env, "GREEN_EXTRA_ENV": "REPLYX_DATABASE_URL=sqlite:///nonexistent/dir/x.db"})
+        check("a green that never becomes ready is not switched to", never_ready.returncode != 0
+              and (state / "active").read_text().strip() == "blue" and "never became ready" in never_ready.stderr)
+        check("blue serves after the refused deploy", sh([BIN, "probe", "--url", env["PUBLIC_URL"], "--assistant-id", assistant, "--max-latency", "2s"], env).returncode == 0)
+
+        bad_probe = sh([safe_deploy, "green"], {**env, "GREEN_EXTRA_ENV": "REPLYX_MAX_MESSAGE_CHARS=5"})
+        check("a green that is ready but fails the probe is not switched to", bad_probe.returncode != 0
+              and (state / "active").read_text().strip() == "blue" and "smoke checks" in bad_probe.stderr)
+
+        started = time.monotonic()
+        deployed = sh([safe_deploy, "green"], env)
+        drain_blue = time.monotonic() - started
+        check("safe-deploy.sh switches to green", deployed.returncode == 0 and (state / "active").read_text().strip() == "green")
+        check("blue exited cleanly within its grace period", (state / "blue.exit").read_text().strip() == "0",
+              re.search(r"blue exited with code \S+ after \d+s", deployed.stdout).group(0) if "blue exited" in deployed.stdout else deployed.stdout[-300:])
+
+        rolled = sh([rollback], env)
+        check("rollback.sh switches back to blue", rolled.returncode == 0 and (state / "active").read_text().strip() == "blue")
+        check("green exited cleanly within its grace period", (state / "green.exit").read_text().strip() == "0")
+        again = sh([rollback, "blue"], env)
+        check("rollback.sh is idempotent", again.returncode == 0 and "already active" in again.stdout)
+
+        out, err = load.communicate(timeout=240)
+        load = None
+        report = json.loads(out)
+        print(json.dumps(report, indent=2))
+        check("every client received every event: none lost", report["lost"] == 0, f"{report['lost']} lost")
+        check("no event twice, none out of order", report["duplicated"] == 0 and report["out_of_order"] == 0)
+        check("every message was acknowledged and stored once", report["send_failures"] == 0 and report["events_in_log"] == report["messages_sent"],
+              f"{report['messages_sent']} sent, {report['events_in_log']} stored")
+        check("connection success >= 99.9%", report["connect_success_rate"] >= 0.999, f"{report['connect_success_rate']:.4f}")
+        check("clients reconnected through both switches", report["reconnects"] >= 2 * 2 * PAIRS * 0.9, f"{report['reconnects']} reconnects")
+        check("reconnects spread over the drain window, not one spike", report["reconnect_spread_ms"] > 1000, f"{report['reconnect_spread_ms']:.0f} ms")
+
+        watch_fails = sh([safe_deploy, "green"], {**env, "WATCH_MAX_LATENCY": "0ms"})
+        check("a deploy whose watch fails rolls back by itself", watch_fails.returncode != 0 and "rolled back to blue" in watch_fails.stderr
+              and (state / "active").read_text().strip() == "blue")
+        check("blue serves after the automatic rollback", sh([BIN, "probe", "--url", env["PUBLIC_URL"], "--assistant-id", assistant, "--max-latency", "2s"], env).returncode == 0)
+
+        print(f"\nfigures: {report['clients']} clients, {report['messages_sent']} messages, {report['events_expected']} deliveries audited, "
+              f"{report['reconnects']} reconnects (max {report['max_reconnect_ms']:.0f} ms, spread {report['reconnect_spread_ms']:.0f} ms), "
+              f"success {report['connect_success_rate']:.4%}, deploy with drain {drain_blue:.1f} s, latency p50 {report['latency_p50_ms']:.1f} ms")
+    finally:
+        if load is not None:
+            load.kill()
+        for colour in ("blue", "green"):
+            pid = state / f"{colour}.pid"
+            if pid.exists():
+                subprocess.run(["pkill", "-TERM", "-P", pid.read_text().strip()])
+        subprocess.run(nginx + ["-s", "quit"], capture_output=True)
+        for colour in ("blue", "green"):
+            pid = state / f"{colour}.pid"
+            deadline = time.monotonic() + 30
+            while pid.exists() and time.monotonic() < deadline and subprocess.run(["kill", "-0", pid.read_text().strip()], capture_output=True).returncode == 0:
+                time.sleep(0.2)
+        if os.environ.get("DEPLOY_TEST_KEEP"):
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
