@@ -1,0 +1,151 @@
+//! Micro-benchmarks of the hot paths: frame encoding, the audience rule, hub delivery to
+//! N subscribers, and a store append. `scripts/bench` runs them with the end-to-end
+//! benchmarks; results and how to read them are in docs/perf/RESULTS.md.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use replyx_core::audience::Delivery;
+use replyx_core::{
+    may_receive, BusMessage, BusSink, NewAssistant, NewMessage, Store, StoredEvent, Stream,
+};
+use replyx_protocol::{
+    ConnectionKind, DialogId, EventPayload, GuestId, Message, MessageId, Sender, Seq, TypingActor,
+};
+use replyx_server::hub::{FanoutEvent, Hub, HubLimits, Outbound};
+use replyx_server::metrics::Metrics;
+use std::sync::Arc;
+
+fn event(dialog: DialogId, seq: u64) -> StoredEvent {
+    StoredEvent {
+        dialog_id: dialog,
+        seq: Seq(seq),
+        prev_visitor_seq: Seq(seq - 1),
+        payload: EventPayload::MessageCreated {
+            message: Message {
+                id: MessageId::new(),
+                sender: Sender::Operator,
+                text: "Hello! How can I help you with your order today?".into(),
+                created_at: chrono::Utc::now(),
+                client_msg_id: Some("c-123".into()),
+                operator: None,
+                internal: false,
+            },
+        },
+    }
+}
+
+fn frame_encoding(c: &mut Criterion) {
+    let e = Arc::new(event(DialogId::new(), 42));
+    c.bench_function("frame_encoding/serialize_once", |b| {
+        b.iter(|| serde_json::to_string(&e.to_wire(Stream::Visitor).unwrap()).unwrap())
+    });
+    c.bench_function("frame_encoding/shared_across_100_subscribers", |b| {
+        b.iter(|| {
+            let fanout = FanoutEvent::new(e.clone());
+            for _ in 0..100 {
+                black_box(fanout.json(Stream::Visitor));
+            }
+        })
+    });
+}
+
+fn audience(c: &mut Criterion) {
+    let deliveries = [
+        Delivery::Message { internal: false },
+        Delivery::Message { internal: true },
+        Delivery::Status,
+        Delivery::Typing(TypingActor::Visitor),
+        Delivery::Read,
+    ];
+    c.bench_function("audience/every_pair", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for d in deliveries {
+                for k in ConnectionKind::ALL {
+                    n += usize::from(may_receive(black_box(d), black_box(k)));
+                }
+            }
+            n
+        })
+    });
+}
+
+fn hub_deliver(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hub_deliver");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for n in [1usize, 10, 100] {
+        let hub = Hub::new(
+            HubLimits {
+                visitor_per_dialog: 1000,
+                admin_per_dialog: 1000,
+                total: 100_000,
+                outbox: 1024,
+            },
+            Metrics::new(),
+        );
+        let dialog = DialogId::new();
+        let mut subs: Vec<_> = (0..n)
+            .map(|i| {
+                let kind = if i % 2 == 0 {
+                    ConnectionKind::Widget
+                } else {
+                    ConnectionKind::Admin
+                };
+                hub.register(kind, Some(dialog)).unwrap()
+            })
+            .collect();
+        let stored = Arc::new(event(dialog, 1));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                hub.deliver(BusMessage::Event(stored.clone()));
+                rt.block_on(async {
+                    for sub in subs.iter_mut() {
+                        if let Some(Outbound::Event(e)) = sub.recv().await {
+                            black_box(e.json(Stream::Visitor));
+                        }
+                    }
+                });
+            })
+        });
+    }
+    group.finish();
+}
+
+fn store_append(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (store, dialog) = rt.block_on(async {
+        let store = replyx_store::SqliteStore::build(&url, "bench")
+            .await
+            .unwrap();
+        let a = store
+            .create_assistant(NewAssistant {
+                name: "Bench".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (d, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+        (store, d.id)
+    });
+    c.bench_function("store_append/sqlite_message", |b| {
+        b.to_async(&rt).iter(|| async {
+            store
+                .append_message(NewMessage {
+                    dialog_id: dialog,
+                    sender: Sender::Visitor,
+                    text: "hello".into(),
+                    client_msg_id: None,
+                    operator: None,
+                    internal: false,
+                    require_status: None,
+                })
+                .await
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, frame_encoding, audience, hub_deliver, store_append);
+criterion_main!(benches);
