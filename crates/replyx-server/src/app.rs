@@ -117,6 +117,7 @@ impl App {
             instance_id: origin.clone(),
         });
         spawn_limiter_cleanup(&state);
+        crate::inbox_feed::start(&state);
         crate::canary::start(&state);
         Ok(App { state, listener })
     }

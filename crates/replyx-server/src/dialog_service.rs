@@ -66,7 +66,8 @@ pub async fn publish_signal(state: &AppState, dialog_id: DialogId, body: SignalB
     }
 }
 
-/// Pushes the dialog's current inbox row to operators' inbox feeds.
+/// Publishes a new dialog's inbox row (`dialog.created`) to every process; later
+/// changes are derived locally by `inbox_feed`.
 pub async fn refresh_inbox(state: &AppState, dialog_id: DialogId, created: bool) {
     match state.store.dialog_summary(dialog_id).await {
         Ok(Some(summary)) => {
@@ -91,8 +92,9 @@ pub async fn open_dialog(
     let (dialog, stored, created) = state.store.open_dialog(assistant, guest).await?;
     state.metrics.store_append(started.elapsed().as_secs_f64());
     if created {
-        publish_events(state, &stored).await;
+        // The new row first, so that consoles see `dialog.created` before any update.
         refresh_inbox(state, dialog.id, true).await;
+        publish_events(state, &stored).await;
     }
     Ok((dialog, created))
 }
@@ -113,7 +115,6 @@ pub async fn post_message(state: &AppState, message: NewMessage) -> Result<Appen
     if !appended.duplicate {
         let dialog_id = appended.event.dialog_id;
         publish_events(state, std::slice::from_ref(&appended.event)).await;
-        refresh_inbox(state, dialog_id, false).await;
         if from_visitor {
             responder::on_visitor_message(state, dialog_id, text);
         }
@@ -135,13 +136,12 @@ pub async fn handoff(
     let stored = state.store.handoff(dialog_id, action, max).await?;
     if !stored.is_empty() {
         publish_events(state, &stored).await;
-        refresh_inbox(state, dialog_id, false).await;
     }
     Ok(stored)
 }
 
-/// Moves a side's read mark and tells the dialog's subscribers (and the inbox, whose
-/// unread count depends on the operators' mark).
+/// Moves a side's read mark and tells the dialog's subscribers (the inbox feed derives
+/// the new unread count from the same signal).
 ///
 /// # Errors
 /// Unknown dialog, store failures.
@@ -161,8 +161,5 @@ pub async fn mark_read(
         },
     )
     .await;
-    if reader == Reader::Operator {
-        refresh_inbox(state, dialog_id, false).await;
-    }
     Ok(mark)
 }

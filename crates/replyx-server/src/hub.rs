@@ -44,6 +44,8 @@ struct HubInner {
     registry: Mutex<Registry>,
     limits: HubLimits,
     metrics: Metrics,
+    /// Dialogs whose inbox row may have changed, for `inbox_feed` (set at start).
+    inbox_changes: std::sync::OnceLock<tokio::sync::mpsc::Sender<DialogId>>,
 }
 
 impl Hub {
@@ -54,6 +56,7 @@ impl Hub {
                 registry: Mutex::new(Registry::default()),
                 limits,
                 metrics,
+                inbox_changes: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -115,6 +118,12 @@ impl Hub {
         }
     }
 
+    /// Routes "this dialog's inbox row may have changed" notices to `changes` whenever
+    /// an inbox feed is open in this process.
+    pub fn notify_inbox_changes(&self, changes: tokio::sync::mpsc::Sender<DialogId>) {
+        let _ = self.inner.inbox_changes.set(changes);
+    }
+
     /// Open connections and dialogs with connections, by kind.
     pub fn counts(&self) -> HubCounts {
         self.registry().counts()
@@ -154,7 +163,19 @@ impl Hub {
 impl BusSink for Hub {
     fn deliver(&self, message: BusMessage) {
         let outbound = Outbound::from_bus(message);
-        let slow = self.registry().deliver(&outbound);
+        let (slow, inbox_open) = {
+            let registry = self.registry();
+            (registry.deliver(&outbound), registry.has_inbox())
+        };
+        if inbox_open {
+            if let (Some(changes), Some(dialog)) =
+                (self.inner.inbox_changes.get(), outbound.changes_inbox_row())
+            {
+                // Full means a refresh of many dialogs is pending already; it is
+                // coalesced there, so dropping this notice loses nothing but a repeat.
+                let _ = changes.try_send(dialog);
+            }
+        }
         for kind in slow {
             self.inner.metrics.slow_consumer(kind);
         }

@@ -21,6 +21,7 @@ pub mod dialog_service;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod inbox_feed;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;

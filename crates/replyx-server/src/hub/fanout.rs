@@ -74,6 +74,20 @@ pub enum Outbound {
 }
 
 impl Outbound {
+    /// The dialog whose inbox row (status, preview, unread count) this may change:
+    /// stored events and read marks do; typing and inbox frames do not.
+    pub fn changes_inbox_row(&self) -> Option<replyx_protocol::DialogId> {
+        match self {
+            Outbound::Event(e) => Some(e.event.dialog_id),
+            Outbound::Frame {
+                dialog_id,
+                delivery: Delivery::Read,
+                ..
+            } => Some(*dialog_id),
+            Outbound::Frame { .. } | Outbound::Inbox(_) => None,
+        }
+    }
+
     /// Converts a bus message, serializing signals once.
     pub fn from_bus(message: BusMessage) -> Outbound {
         match message {

@@ -203,6 +203,10 @@ impl Registry {
         }
     }
 
+    pub(crate) fn has_inbox(&self) -> bool {
+        !self.inbox.is_empty()
+    }
+
     pub(crate) fn closers(&self) -> Vec<Closer> {
         self.dialogs
             .values()
