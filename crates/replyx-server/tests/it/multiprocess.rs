@@ -130,8 +130,17 @@ async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other
     add_operator(bin, &url, "ann@example.test", "correct horse battery");
     let blue = ServerProcess::spawn(bin, &env(&url)).await;
     let green = ServerProcess::spawn(bin, &env(&url)).await;
-    let on_blue = Fixture::seed_http(&Api::new(&blue.base), "ann@example.test", "correct horse battery").await;
-    let inbox_url = format!("{}/ws/admin/inbox?token={}", green.ws_base(), on_blue.operator_token);
+    let on_blue = Fixture::seed_http(
+        &Api::new(&blue.base),
+        "ann@example.test",
+        "correct horse battery",
+    )
+    .await;
+    let inbox_url = format!(
+        "{}/ws/admin/inbox?token={}",
+        green.ws_base(),
+        on_blue.operator_token
+    );
     let mut inbox = WsClient::connect(&inbox_url, None).await.unwrap();
     inbox.handshake().await;
 
@@ -140,7 +149,9 @@ async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other
     assert_eq!(created["dialog"]["id"], visitor.dialog_id.as_str());
     visitor.says(&on_blue.api, "stored by blue", None).await;
     let (updated, _) = inbox
-        .until(|f| f["type"] == "dialog.updated" && f["dialog"]["last_message"]["text"] == "stored by blue")
+        .until(|f| {
+            f["type"] == "dialog.updated" && f["dialog"]["last_message"]["text"] == "stored by blue"
+        })
         .await;
     assert_eq!(updated["dialog"]["unread_count"], 1);
 }
