@@ -22,6 +22,13 @@ pub(crate) fn parse_dialog(id: &str) -> Result<DialogId, ApiError> {
     id.parse().map_err(|_| ApiError::not_found("dialog"))
 }
 
+/// One stored event as the admin stream shows it (which excludes nothing).
+fn admin_wire(event: &StoredEvent) -> Result<Event, ApiError> {
+    event
+        .to_wire(Stream::Admin)
+        .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))
+}
+
 pub(crate) fn wire(events: &[StoredEvent], stream: Stream) -> Vec<Event> {
     events.iter().filter_map(|e| e.to_wire(stream)).collect()
 }
@@ -159,10 +166,7 @@ pub async fn create_message(
     } else {
         StatusCode::CREATED
     };
-    let event = appended
-        .event
-        .to_wire(Stream::Admin)
-        .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
+    let event = admin_wire(&appended.event)?;
     Ok((status, AppJson(event)))
 }
 
@@ -197,8 +201,6 @@ pub async fn handoff(
             )
         }
     };
-    let event = event
-        .to_wire(Stream::Admin)
-        .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))?;
+    let event = admin_wire(&event)?;
     Ok((status, AppJson(event)))
 }
