@@ -35,6 +35,9 @@ pub struct ChatLoad {
     pub interval: Duration,
     /// How long to wait at the end for every socket to catch up.
     pub settle: Duration,
+    /// Source addresses to spread sockets over (pair i uses the i-th, round-robin);
+    /// empty: the system's choice.
+    pub sources: Vec<std::net::IpAddr>,
 }
 
 /// Runs the chat scenario and audits every stream.
@@ -65,6 +68,7 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
                 &format!("load-{run}-{i}"),
                 started,
                 stop.clone(),
+                (!load.sources.is_empty()).then(|| load.sources[i % load.sources.len()]),
             )
             .await?,
         );

@@ -34,6 +34,10 @@ struct Args {
     /// How long sockets may take to catch up at the end
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     settle: Duration,
+    /// Source addresses for the sockets, comma-separated (e.g. 127.0.0.1,127.0.0.2):
+    /// past ~28,000 sockets one address runs out of ports
+    #[arg(long, value_delimiter = ',')]
+    sources: Vec<std::net::IpAddr>,
     /// Lowest acceptable connection success rate
     #[arg(long, default_value_t = 0.999)]
     min_success_rate: f64,
@@ -51,6 +55,7 @@ async fn main() -> std::process::ExitCode {
         duration: args.duration,
         interval: args.interval,
         settle: args.settle,
+        sources: args.sources,
     };
     match run_chat(load).await {
         Ok(report) => {

@@ -36,6 +36,7 @@ impl Pair {
         guest: &str,
         started: Instant,
         stop: CancellationToken,
+        source: Option<std::net::IpAddr>,
     ) -> anyhow::Result<Pair> {
         let body = json!({"assistant_id": load.assistant_id, "guest_id": guest});
         let (status, loaded) = api.post("/api/widget/dialogs", None, body).await;
@@ -65,12 +66,14 @@ impl Pair {
             },
             since,
             started,
+            source,
         );
         let (d_o, t) = (dialog.clone(), token.clone());
         let operator = Stream::start(
             move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
             since,
             started,
+            source,
         );
         let sender = tokio::spawn(send_loop(
             api.clone(),

@@ -4,6 +4,7 @@
 
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +40,7 @@ impl Stream {
         url_for: impl Fn(u64) -> String + Send + 'static,
         since: u64,
         started: Instant,
+        source: Option<IpAddr>,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(AtomicU64::new(since));
@@ -49,6 +51,7 @@ impl Stream {
             last.clone(),
             done.clone(),
             started,
+            source,
         ));
         Stream {
             log,
@@ -65,15 +68,15 @@ async fn run(
     last: Arc<AtomicU64>,
     done: CancellationToken,
     started: Instant,
+    source: Option<IpAddr>,
 ) {
     let mut failures: u32 = 0;
     let mut closed_at: Option<Instant> = None;
     while !done.is_cancelled() {
         log.lock().expect("log").attempts += 1;
-        let connected =
-            tokio_tungstenite::connect_async(url_for(last.load(Ordering::SeqCst))).await;
+        let connected = connect(&url_for(last.load(Ordering::SeqCst)), source).await;
         let mut socket = match connected {
-            Ok((socket, _)) => socket,
+            Ok(socket) => socket,
             Err(_) => {
                 failures += 1;
                 backoff(failures, &done).await;
@@ -142,6 +145,39 @@ async fn run(
             backoff(failures, &done).await;
         }
     }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects, from `source` when given: one source address has ~28,000 ephemeral ports
+/// toward one server port, so runs past that spread sockets over 127.0.0.0/8.
+async fn connect(
+    url: &str,
+    source: Option<IpAddr>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let Some(source) = source else {
+        return tokio_tungstenite::connect_async(url).await.map(|(s, _)| s);
+    };
+    let request = url.into_client_request()?;
+    let host = request.uri().host().unwrap_or("127.0.0.1").to_owned();
+    let port = request.uri().port_u16().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(source, 0))?;
+    let tcp = socket.connect(addr).await?;
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    tokio_tungstenite::client_async(request, stream)
+        .await
+        .map(|(s, _)| s)
 }
 
 async fn backoff(failures: u32, done: &CancellationToken) {
