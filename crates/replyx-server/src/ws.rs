@@ -10,11 +10,11 @@ pub mod site;
 pub mod widget;
 
 use crate::config::Limits;
-use crate::http::extract::query_param;
+use crate::http::extract::{bearer, query_param};
 use crate::limits::client_ip;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use replyx_protocol::{CloseCode, ConnectionKind, DialogId, Seq};
 use session::SessionContext;
@@ -75,6 +75,27 @@ async fn load_dialog(
         Ok(None) => Err(CloseCode::NotFound),
         Err(_) => Err(CloseCode::InternalError),
     }
+}
+
+/// Checks a guest token for `dialog` through `via`: 4001 expired, 4002 otherwise bad.
+fn guest_for(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    dialog: replyx_protocol::DialogId,
+    via: ConnectionKind,
+) -> Result<crate::auth::GuestClaims, CloseCode> {
+    let token = query_param(uri.query(), "guest_token")
+        .or_else(|| bearer(headers).map(str::to_owned))
+        .ok_or(CloseCode::AuthFailed)?;
+    let claims = state.tokens.verify_guest(&token).map_err(|e| match e {
+        crate::auth::TokenError::Expired => CloseCode::AuthExpired,
+        crate::auth::TokenError::Invalid => CloseCode::AuthFailed,
+    })?;
+    if claims.dialog != dialog || claims.via != via {
+        return Err(CloseCode::AuthFailed);
+    }
+    Ok(claims)
 }
 
 /// Upgrades and runs the session, or closes at once with the refusal's code.

@@ -3,7 +3,6 @@
 //! Origin (4003 when not among the assistant's domains).
 
 use super::session::SessionContext;
-use super::widget::guest_for;
 use crate::auth::origin::is_allowed;
 use crate::http::extract::{origin, query_param};
 use crate::state::AppState;
@@ -43,7 +42,7 @@ pub async fn upgrade(
         if dialog.assistant_id != assistant.id {
             return Err(CloseCode::NotFound);
         }
-        guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
+        super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
         Ok(SessionContext {
             kind: ConnectionKind::Site,
             dialog_id: Some(dialog_id),

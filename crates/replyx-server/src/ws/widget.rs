@@ -2,7 +2,7 @@
 //! by `assistant_id` and a widget guest token for this dialog.
 
 use super::session::SessionContext;
-use crate::http::extract::{bearer, query_param};
+use crate::http::extract::query_param;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
@@ -10,27 +10,6 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use replyx_protocol::{AssistantId, CloseCode, ConnectionKind};
 use std::net::SocketAddr;
-
-/// Checks a guest token for `dialog` through `via`: 4001 expired, 4002 otherwise bad.
-pub(crate) fn guest_for(
-    state: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
-    dialog: replyx_protocol::DialogId,
-    via: ConnectionKind,
-) -> Result<crate::auth::GuestClaims, CloseCode> {
-    let token = query_param(uri.query(), "guest_token")
-        .or_else(|| bearer(headers).map(str::to_owned))
-        .ok_or(CloseCode::AuthFailed)?;
-    let claims = state.tokens.verify_guest(&token).map_err(|e| match e {
-        crate::auth::TokenError::Expired => CloseCode::AuthExpired,
-        crate::auth::TokenError::Invalid => CloseCode::AuthFailed,
-    })?;
-    if claims.dialog != dialog || claims.via != via {
-        return Err(CloseCode::AuthFailed);
-    }
-    Ok(claims)
-}
 
 /// The upgrade handler.
 pub async fn upgrade(
@@ -52,7 +31,7 @@ pub async fn upgrade(
         if dialog.assistant_id != assistant_id {
             return Err(CloseCode::NotFound);
         }
-        guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Widget)?;
+        super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Widget)?;
         Ok(SessionContext {
             kind: ConnectionKind::Widget,
             dialog_id: Some(dialog_id),

@@ -86,20 +86,23 @@ async fn pair(visitor_side: (&Fixture, &str), operator_side: (&Fixture, &str), v
     ofx.handoff(&visitor.dialog_id, "close").await;
 }
 
-#[tokio::test]
-async fn two_processes_on_one_database_deliver_every_event_both_ways() {
+/// Two real server processes ("blue" and "green") on one fresh database, and the
+/// standard fixture seeded through blue.
+async fn blue_green() -> (tempfile::TempDir, ServerProcess, ServerProcess, Fixture) {
     let bin = Path::new(env!("CARGO_BIN_EXE_replyx"));
     let dir = tempfile::tempdir().unwrap();
     let url = replyx_testkit::database_url(&dir);
     add_operator(bin, &url, "ann@example.test", "correct horse battery");
     let blue = ServerProcess::spawn(bin, &env(&url)).await;
     let green = ServerProcess::spawn(bin, &env(&url)).await;
-    let on_blue = Fixture::seed_http(
-        &Api::new(&blue.base),
-        "ann@example.test",
-        "correct horse battery",
-    )
-    .await;
+    let api = Api::new(&blue.base);
+    let on_blue = Fixture::seed_http(&api, "ann@example.test", "correct horse battery").await;
+    (dir, blue, green, on_blue)
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_deliver_every_event_both_ways() {
+    let (_dir, blue, green, on_blue) = blue_green().await;
     let on_green = on_blue.via(&green.base);
 
     for i in 0..20 {
@@ -124,18 +127,7 @@ async fn two_processes_on_one_database_deliver_every_event_both_ways() {
 
 #[tokio::test]
 async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other() {
-    let bin = Path::new(env!("CARGO_BIN_EXE_replyx"));
-    let dir = tempfile::tempdir().unwrap();
-    let url = replyx_testkit::database_url(&dir);
-    add_operator(bin, &url, "ann@example.test", "correct horse battery");
-    let blue = ServerProcess::spawn(bin, &env(&url)).await;
-    let green = ServerProcess::spawn(bin, &env(&url)).await;
-    let on_blue = Fixture::seed_http(
-        &Api::new(&blue.base),
-        "ann@example.test",
-        "correct horse battery",
-    )
-    .await;
+    let (_dir, _blue, green, on_blue) = blue_green().await;
     let inbox_url = format!(
         "{}/ws/admin/inbox?token={}",
         green.ws_base(),
