@@ -111,11 +111,14 @@ fn hub_deliver(c: &mut Criterion) {
     group.finish();
 }
 
-fn store_append(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+/// A store on a fresh file with `dialogs` open dialogs.
+fn store_with_dialogs(
+    rt: &tokio::runtime::Runtime,
+    dir: &tempfile::TempDir,
+    dialogs: usize,
+) -> (replyx_store::SqliteStore, Vec<DialogId>) {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (store, dialog) = rt.block_on(async {
+    rt.block_on(async {
         let store = replyx_store::SqliteStore::build(&url, "bench")
             .await
             .unwrap();
@@ -126,26 +129,88 @@ fn store_append(c: &mut Criterion) {
             })
             .await
             .unwrap();
-        let (d, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
-        (store, d.id)
-    });
+        let mut ids = Vec::new();
+        for _ in 0..dialogs {
+            let (d, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+            ids.push(d.id);
+        }
+        (store, ids)
+    })
+}
+
+fn visitor_message(dialog: DialogId) -> NewMessage {
+    NewMessage {
+        dialog_id: dialog,
+        sender: Sender::Visitor,
+        text: "hello".into(),
+        client_msg_id: None,
+        operator: None,
+        internal: false,
+        require_status: None,
+    }
+}
+
+/// One append at a time: the latency of a lone write (nothing to batch with).
+fn store_append(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, dialogs) = store_with_dialogs(&rt, &dir, 1);
     c.bench_function("store_append/sqlite_message", |b| {
         b.to_async(&rt).iter(|| async {
             store
-                .append_message(NewMessage {
-                    dialog_id: dialog,
-                    sender: Sender::Visitor,
-                    text: "hello".into(),
-                    client_msg_id: None,
-                    operator: None,
-                    internal: false,
-                    require_status: None,
-                })
+                .append_message(visitor_message(dialogs[0]))
                 .await
                 .unwrap()
         })
     });
 }
 
-criterion_group!(benches, frame_encoding, audience, hub_deliver, store_append);
+/// The store's write path isolated (benchmark 5 of docs/perf/RESULTS.md): 200 dialogs
+/// appending concurrently, as in the throughput benchmark, with no sockets or HTTP.
+/// Reported per message, so its inverse is the events per second the store commits.
+fn store_append_concurrent(c: &mut Criterion) {
+    const WRITERS: usize = 200;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, dialogs) = store_with_dialogs(&rt, &dir, WRITERS);
+    let mut group = c.benchmark_group("store_append_concurrent");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::from_parameter(WRITERS), |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let store = store.clone();
+            let dialogs = dialogs.clone();
+            async move {
+                let per_writer = iters.div_ceil(WRITERS as u64);
+                let started = std::time::Instant::now();
+                let writers: Vec<_> = dialogs
+                    .into_iter()
+                    .map(|d| {
+                        let store = store.clone();
+                        tokio::spawn(async move {
+                            for _ in 0..per_writer {
+                                store.append_message(visitor_message(d)).await.unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for w in writers {
+                    w.await.unwrap();
+                }
+                started
+                    .elapsed()
+                    .mul_f64(iters as f64 / (per_writer * WRITERS as u64) as f64)
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    frame_encoding,
+    audience,
+    hub_deliver,
+    store_append,
+    store_append_concurrent
+);
 criterion_main!(benches);

@@ -7,6 +7,7 @@ mod assistants;
 mod changes;
 mod dialogs;
 mod events;
+mod group_commit;
 mod operators;
 mod rows;
 
@@ -31,6 +32,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Message appends, batched into shared transactions on the write connection.
+    appends: group_commit::GroupCommit,
     /// This process's id, written on events and signals so that the change feed
     /// returns only other processes' rows.
     origin: String,
@@ -53,9 +56,12 @@ impl SqliteStore {
         let in_memory = url.contains(":memory:");
         // One writer connection: appends in this process queue here instead of
         // fighting over SQLite's single write lock.
+        // Not tested before each acquire: it is this process's own idle connection, and
+        // the test would cost a round trip to SQLite's thread per transaction.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(backend)?;
@@ -69,6 +75,7 @@ impl SqliteStore {
                 .map_err(backend)?
         };
         let store = Self {
+            appends: group_commit::GroupCommit::start(write.clone(), origin.to_owned()),
             write,
             read,
             origin: origin.to_owned(),
@@ -175,10 +182,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
-        let mut tx = self.begin().await?;
-        let appended = events::append_message(&mut tx, message, &self.origin).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(appended)
+        self.appends.append(message).await
     }
 
     async fn handoff(

@@ -8,24 +8,42 @@ use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Message, MessageId, Sender, Seq};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
-type Tx = Transaction<'static, Sqlite>;
+/// A write transaction, on a pooled or a borrowed connection.
+type Tx<'c> = Transaction<'c, Sqlite>;
 
-/// Appends `payload` as the dialog's next event and moves the dialog's positions.
-/// Must run inside a write transaction that already holds SQLite's write lock.
+/// What a guarded append requires of the dialog; an unguarded append (handoff notices,
+/// the welcome) is written whatever the status, the close notice included.
+#[derive(Clone, Copy)]
+struct Guard {
+    require_status: Option<DialogStatus>,
+}
+
+/// Appends `payload` as the dialog's next event. One statement: the seq is read from
+/// the dialog row inside the INSERT, and the `events_advance_dialog` trigger moves the
+/// dialog's positions, so each append is a single round trip to SQLite's thread and
+/// fails (or is refused) as a whole. Must run inside a write transaction.
 pub(crate) async fn insert(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     dialog: DialogId,
     payload: EventPayload,
     origin: &str,
 ) -> Result<StoredEvent, StoreError> {
-    let row = sqlx::query("SELECT last_seq, last_visitor_seq FROM dialogs WHERE id = ?")
-        .bind(dialog.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(backend)?
-        .ok_or(StoreError::NotFound)?;
-    let seq = rows::seq(&row, "last_seq")?.next();
-    let prev_visitor_seq = rows::seq(&row, "last_visitor_seq")?;
+    insert_where(tx, dialog, payload, origin, None)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Like [`insert`], but with a `guard` the row is only written while the dialog is
+/// open, has the required status and holds no event with the same `client_msg_id`;
+/// `None` means the guard refused (or the dialog does not exist) and nothing was
+/// written.
+async fn insert_where(
+    tx: &mut Tx<'_>,
+    dialog: DialogId,
+    payload: EventPayload,
+    origin: &str,
+    guard: Option<Guard>,
+) -> Result<Option<StoredEvent>, StoreError> {
     let internal = payload.is_internal();
     let (sender, client_msg_id) = match &payload {
         EventPayload::MessageCreated { message } => {
@@ -33,41 +51,36 @@ pub(crate) async fn insert(
         }
         EventPayload::DialogStatus { .. } => (None, None),
     };
-    let now = Utc::now();
-    sqlx::query(
+    let row = sqlx::query(
         "INSERT INTO events (dialog_id, seq, prev_visitor_seq, internal, sender, client_msg_id, \
-         payload, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         payload, origin, created_at) \
+         SELECT d.id, d.last_seq + 1, d.last_visitor_seq, ?2, ?3, ?4, ?5, ?6, ?7 FROM dialogs d \
+         WHERE d.id = ?1 AND (?8 = 0 OR (d.status <> 'closed' \
+           AND (?9 IS NULL OR d.status = ?9) \
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dialog_id = ?1 AND e.client_msg_id = ?4))) \
+         RETURNING seq, prev_visitor_seq",
     )
     .bind(dialog.to_string())
-    .bind(seq.0 as i64)
-    .bind(prev_visitor_seq.0 as i64)
     .bind(internal)
     .bind(sender)
     .bind(client_msg_id)
     .bind(serde_json::to_string(&payload).expect("payload serializes"))
     .bind(origin)
-    .bind(now)
-    .execute(&mut **tx)
+    .bind(Utc::now())
+    .bind(guard.is_some())
+    .bind(guard.and_then(|g| g.require_status).map(|s| s.as_str()))
+    .fetch_optional(&mut **tx)
     .await
     .map_err(backend)?;
-    sqlx::query(
-        "UPDATE dialogs SET last_seq = ?1, \
-         last_visitor_seq = CASE WHEN ?2 THEN last_visitor_seq ELSE ?1 END, updated_at = ?3 \
-         WHERE id = ?4",
-    )
-    .bind(seq.0 as i64)
-    .bind(internal)
-    .bind(now)
-    .bind(dialog.to_string())
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(StoredEvent {
-        dialog_id: dialog,
-        seq,
-        prev_visitor_seq,
-        payload,
+    row.map(|row| {
+        Ok(StoredEvent {
+            dialog_id: dialog,
+            seq: rows::seq(&row, "seq")?,
+            prev_visitor_seq: rows::seq(&row, "prev_visitor_seq")?,
+            payload,
+        })
     })
+    .transpose()
 }
 
 /// A new message payload stamped now.
@@ -92,7 +105,7 @@ pub(crate) fn message_payload(
 }
 
 async fn status_of(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     dialog: DialogId,
 ) -> Result<(DialogStatus, Option<String>), StoreError> {
     let row = sqlx::query("SELECT status, operator_id FROM dialogs WHERE id = ?")
@@ -107,12 +120,36 @@ async fn status_of(
     Ok((status, rows::opt_text(&row, "operator_id")?))
 }
 
+/// Appends a message. The fast path is the guarded INSERT alone; only when the guard
+/// refuses does a second look say why (a retry of a stored message, a closed or missing
+/// dialog, a changed status), still inside the same transaction.
 pub(crate) async fn append_message(
-    tx: &mut Tx,
-    m: NewMessage,
+    tx: &mut Tx<'_>,
+    m: &NewMessage,
     origin: &str,
 ) -> Result<Appended, StoreError> {
-    let (status, _) = status_of(tx, m.dialog_id).await?;
+    let payload = message_payload(
+        m.sender,
+        m.text.clone(),
+        m.client_msg_id.clone(),
+        m.operator.clone(),
+        m.internal,
+    );
+    let guard = Guard {
+        require_status: m.require_status,
+    };
+    match insert_where(tx, m.dialog_id, payload, origin, Some(guard)).await? {
+        Some(event) => Ok(Appended {
+            event,
+            duplicate: false,
+        }),
+        None => refusal(tx, m).await,
+    }
+}
+
+/// Why a guarded append wrote nothing: the stored first copy of a retried message
+/// comes back as `Ok` (an idempotent success), anything else as the refusal.
+async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError> {
     if let Some(key) = &m.client_msg_id {
         let first = sqlx::query(&format!(
             "SELECT {} FROM events WHERE dialog_id = ? AND client_msg_id = ?",
@@ -130,22 +167,18 @@ pub(crate) async fn append_message(
             });
         }
     }
-    if status == DialogStatus::Closed {
-        return Err(StoreError::DialogClosed);
-    }
-    if m.require_status.is_some_and(|s| s != status) {
-        return Err(StoreError::StatusChanged);
-    }
-    let payload = message_payload(m.sender, m.text, m.client_msg_id, m.operator, m.internal);
-    let event = insert(tx, m.dialog_id, payload, origin).await?;
-    Ok(Appended {
-        event,
-        duplicate: false,
+    let (status, _) = status_of(tx, m.dialog_id).await?;
+    Err(if status == DialogStatus::Closed {
+        StoreError::DialogClosed
+    } else if m.require_status.is_some_and(|s| s != status) {
+        StoreError::StatusChanged
+    } else {
+        StoreError::Backend("append refused for no known reason".into())
     })
 }
 
 pub(crate) async fn handoff(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     dialog: DialogId,
     action: HandoffAction,
     max_held: u64,

@@ -1,0 +1,289 @@
+//! Group commit for message appends. Every append waiting at the moment the writer is
+//! free goes into one `BEGIN IMMEDIATE … COMMIT`, so the fixed cost of a write
+//! transaction (taking the write lock, the commit, the hops to SQLite's thread) is paid
+//! once per batch instead of once per message. A lone append commits at once: nothing
+//! waits for a batch to fill, so latency at low load is that of a single transaction.
+//!
+//! Each append in a batch is one guarded INSERT (see `events::append_message`): a
+//! refused append (closed dialog, changed status, retried `client_msg_id`) writes
+//! nothing and the batch goes on. Any other failure may have undone the transaction,
+//! so the batch is rolled back and its appends run again one per transaction, where
+//! each succeeds or fails on its own. Every caller is answered only after its
+//! transaction committed: the store-then-publish order holds.
+
+use super::{backend, events};
+use replyx_core::{Appended, NewMessage, StoreError};
+use sqlx::{Connection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most appends in one transaction: bounds how long one commit holds the write lock
+/// (other writers, a blue-green peer included, wait that long at most).
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// Appends that may wait for the writer before callers are held back.
+const QUEUE: usize = 4 * MAX_BATCH;
+
+struct Job {
+    message: NewMessage,
+    reply: oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// The handle callers append through; cloning shares the one writer task, which ends
+/// when the last handle is dropped.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task on the current tokio runtime.
+    pub(crate) fn start(pool: SqlitePool, origin: String) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(pool, origin, queue));
+        Self { jobs }
+    }
+
+    /// Appends `message` in the next batch and returns once that batch committed.
+    pub(crate) async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { message, reply })
+            .await
+            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the store's writer dropped an append".into()))?
+    }
+}
+
+async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
+        let results = commit_batch(&pool, &origin, &messages).await;
+        for (job, result) in batch.drain(..).zip(results) {
+            // A caller that gave up (its request was cancelled) is no longer listening;
+            // its message is stored all the same, like any other committed append.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Appends `messages` in one transaction, falling back to one transaction each when
+/// the batch as a whole fails. Returns one result per message, in order.
+pub(crate) async fn commit_batch(
+    pool: &SqlitePool,
+    origin: &str,
+    messages: &[&NewMessage],
+) -> Vec<Result<Appended, StoreError>> {
+    match append_together(pool, origin, messages).await {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::warn!(error = %e, batch = messages.len(), "group commit failed; appending one by one");
+            let mut results = Vec::with_capacity(messages.len());
+            for m in messages {
+                let alone = append_together(pool, origin, &[m]).await;
+                results.push(alone.and_then(|r| r.into_iter().next().expect("one result")));
+            }
+            results
+        }
+    }
+}
+
+/// One transaction for all of `messages`. A refusal is a per-message result; any other
+/// error abandons the transaction.
+async fn append_together(
+    pool: &SqlitePool,
+    origin: &str,
+    messages: &[&NewMessage],
+) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+    let mut results = Vec::with_capacity(messages.len());
+    for m in messages {
+        match events::append_message(&mut tx, m, origin).await {
+            Ok(appended) => results.push(Ok(appended)),
+            Err(
+                refused @ (StoreError::NotFound
+                | StoreError::DialogClosed
+                | StoreError::StatusChanged),
+            ) => results.push(Err(refused)),
+            Err(e) => {
+                // When SQLite has already rolled the transaction back itself (a full
+                // disk, an I/O error), our ROLLBACK fails and sqlx still counts the
+                // connection as inside a transaction, so it could never begin another:
+                // such a connection is closed, and the pool opens a fresh one.
+                if tx.rollback().await.is_err() {
+                    conn.close_on_drop();
+                }
+                return Err(e);
+            }
+        }
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commit_batch;
+    use crate::SqliteStore;
+    use replyx_core::handoff::HandoffAction;
+    use replyx_core::{NewAssistant, NewMessage, NewOperator, Store, StoreError, Stream};
+    use replyx_protocol::{DialogId, DialogStatus, GuestId, Sender, Seq};
+
+    fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
+        NewMessage {
+            dialog_id: dialog,
+            sender: Sender::Visitor,
+            text: text.into(),
+            client_msg_id: key.map(str::to_owned),
+            operator: None,
+            internal: false,
+            require_status: None,
+        }
+    }
+
+    /// A store with two open dialogs (no welcome, so both logs are empty) and the
+    /// second one closed.
+    async fn store_with_open_and_closed() -> (SqliteStore, DialogId, DialogId, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::build(&url, "test").await.unwrap();
+        let a = store
+            .create_assistant(NewAssistant {
+                name: "Helper".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (open, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+        let (closed, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+        let op = store
+            .create_operator(NewOperator {
+                email: "ann@example.test".into(),
+                name: "Ann".into(),
+                password_hash: "unused".into(),
+            })
+            .await
+            .unwrap()
+            .to_ref();
+        store
+            .handoff(closed.id, HandoffAction::Close(op), 5)
+            .await
+            .unwrap();
+        (store, open.id, closed.id, dir)
+    }
+
+    async fn texts(store: &SqliteStore, dialog: DialogId) -> Vec<(u64, String)> {
+        let events = store
+            .events_since(dialog, Seq(0), 1000, Stream::Admin)
+            .await
+            .unwrap();
+        events
+            .iter()
+            .map(|e| match &e.payload {
+                replyx_protocol::EventPayload::MessageCreated { message } => {
+                    (e.seq.0, message.text.clone())
+                }
+                other => panic!("unexpected event {other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn refusals_in_a_batch_leave_the_other_appends_committed_in_order() {
+        let (store, open, closed, _dir) = store_with_open_and_closed().await;
+        let retry_of_first = msg(open, "first, sent twice", Some("k1"));
+        let bot_reply = NewMessage {
+            require_status: Some(DialogStatus::Operator),
+            ..msg(open, "a reply for a status the dialog is not in", None)
+        };
+        let batch = [
+            msg(open, "first, sent twice", Some("k1")),
+            retry_of_first,
+            msg(closed, "too late", None),
+            bot_reply,
+            msg(DialogId::new(), "nowhere", None),
+            msg(open, "second", Some("k2")),
+        ];
+        let results = commit_batch(&store.write, "test", &batch.iter().collect::<Vec<_>>()).await;
+
+        let first = results[0].as_ref().unwrap();
+        assert!(!first.duplicate);
+        assert_eq!(first.event.seq, Seq(1));
+        let retry = results[1].as_ref().unwrap();
+        assert!(
+            retry.duplicate,
+            "the retry in the same batch finds the first copy"
+        );
+        assert_eq!(retry.event.seq, Seq(1));
+        assert!(matches!(results[2], Err(StoreError::DialogClosed)));
+        assert!(matches!(results[3], Err(StoreError::StatusChanged)));
+        assert!(matches!(results[4], Err(StoreError::NotFound)));
+        assert_eq!(results[5].as_ref().unwrap().event.seq, Seq(2));
+        assert_eq!(
+            texts(&store, open).await,
+            [(1, "first, sent twice".into()), (2, "second".into())]
+        );
+        let dialog = store.dialog(open).await.unwrap().unwrap();
+        assert_eq!((dialog.last_seq, dialog.last_visitor_seq), (Seq(2), Seq(2)));
+    }
+
+    #[tokio::test]
+    async fn a_failure_that_undoes_the_batch_is_retried_one_by_one_and_fails_alone() {
+        let (store, open, _closed, _dir) = store_with_open_and_closed().await;
+        // A database error that rolls back the whole transaction (as a full disk or
+        // an I/O error would), raised by one message only.
+        sqlx::query(
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.payload LIKE '%poison%' \
+             BEGIN SELECT RAISE(ROLLBACK, 'poisoned'); END",
+        )
+        .execute(&store.write)
+        .await
+        .unwrap();
+        let batch = [
+            msg(open, "before", None),
+            msg(open, "poison", None),
+            msg(open, "after", None),
+        ];
+        let results = commit_batch(&store.write, "test", &batch.iter().collect::<Vec<_>>()).await;
+
+        assert_eq!(results[0].as_ref().unwrap().event.seq, Seq(1));
+        assert!(
+            matches!(&results[1], Err(StoreError::Backend(e)) if e.contains("poisoned")),
+            "{:?}",
+            results[1]
+        );
+        assert_eq!(results[2].as_ref().unwrap().event.seq, Seq(2));
+        assert_eq!(
+            texts(&store, open).await,
+            [(1, "before".into()), (2, "after".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_through_the_writer_get_contiguous_seqs() {
+        let (store, open, _closed, _dir) = store_with_open_and_closed().await;
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .append_message(msg(open, &format!("m{i}"), None))
+                        .await
+                        .unwrap()
+                        .event
+                        .seq
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap().0);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
+        assert_eq!(texts(&store, open).await.len(), 300);
+    }
+}
