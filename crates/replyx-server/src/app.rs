@@ -41,14 +41,28 @@ pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<SqliteStore> 
         .map_err(|e| anyhow::anyhow!("opening store {url}: {e}"))
 }
 
+/// Binds with an explicit accept queue: `TcpListener::bind` uses 1,024, and when every
+/// client of a large process reconnects at once (after a network blip or a deploy) the
+/// connections past the queue are dropped and retried by the kernel only after a
+/// second.
+fn listen(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
 impl App {
     /// Opens the store, starts the bus and binds the listener.
     ///
     /// # Errors
     /// Store, secret or bind failures.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let listener = TcpListener::bind(settings.bind)
-            .await
+        let listener = listen(settings.bind, settings.listen_backlog)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         Self::build_with_listener(settings, listener).await
     }
@@ -198,4 +212,24 @@ fn spawn_limiter_cleanup(state: &AppState) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    /// The accept queue is the one configured (Linux: `ss` shows a listener's queue
+    /// length as its Send-Q).
+    #[tokio::test]
+    async fn the_listener_queues_the_configured_number_of_connections() {
+        let listener = super::listen("127.0.0.1:0".parse().unwrap(), 77).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let out = std::process::Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{port}")])
+            .output()
+            .expect(
+                "this test reads the queue length with `ss` (Debian: apt-get install iproute2)",
+            );
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        let send_q: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(send_q.get(2), Some(&"77"), "ss printed {line:?}");
+    }
 }

@@ -15,6 +15,10 @@ pub struct ServeOptions {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "REPLYX_BIND")]
     pub bind: Option<SocketAddr>,
+    /// Connections the kernel queues before they are accepted; a reconnect storm
+    /// arrives all at once [default: 4096; the kernel caps it at net.core.somaxconn]
+    #[arg(long, env = "REPLYX_LISTEN_BACKLOG")]
+    pub listen_backlog: Option<u32>,
     /// Store URL; `sqlite://PATH` is created and migrated on start [default: sqlite://replyx.db]
     #[arg(long, env = "REPLYX_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -100,6 +104,7 @@ impl ServeOptions {
         }
         pick!(
             bind,
+            listen_backlog,
             database_url,
             secret,
             max_visitor_connections_per_dialog,
@@ -169,6 +174,8 @@ pub struct Limits {
 pub struct Settings {
     /// Listen address.
     pub bind: SocketAddr,
+    /// Accept queue length.
+    pub listen_backlog: u32,
     /// Store URL.
     pub database_url: String,
     /// Explicit secret, if given.
@@ -225,6 +232,7 @@ impl Settings {
             heartbeat_timeout: o.heartbeat_timeout.unwrap_or(Duration::from_secs(40)),
             max_dialogs_per_operator: o.max_dialogs_per_operator.unwrap_or(20),
         };
+        let listen_backlog = o.listen_backlog.unwrap_or(4096);
         let positive = [
             (
                 "max_visitor_connections_per_dialog",
@@ -248,6 +256,7 @@ impl Settings {
                 limits.client_frames_per_second as usize,
             ),
             ("max_frame_bytes", limits.max_frame_bytes),
+            ("listen_backlog", listen_backlog as usize),
             ("max_message_chars", limits.max_message_chars),
             ("outbox_capacity", limits.outbox_capacity),
         ];
@@ -262,6 +271,7 @@ impl Settings {
             bind: o
                 .bind
                 .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
+            listen_backlog,
             database_url: o
                 .database_url
                 .unwrap_or_else(|| "sqlite://replyx.db".into()),

@@ -2,19 +2,24 @@
 //! visitor/operator pairs per process exchanging messages over HTTP while their sockets
 //! record every event, reconnecting with `since` whenever they are closed (a deploy's
 //! 1012, a dropped link). At the end every socket's stream is compared with the server's
-//! log: nothing may be missing or repeated.
+//! log: nothing may be missing or repeated. Optionally, a reconnect storm
+//! (`storm`) drops every socket at once in the middle of the run.
 
 mod pair;
 mod report;
+mod storm;
 mod stream;
 
 pub use report::Report;
+pub use storm::{StormPlan, StormReport};
 
 use crate::Api;
+use futures_util::StreamExt;
 use pair::Pair;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use storm::Storm;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -38,6 +43,18 @@ pub struct ChatLoad {
     /// Source addresses to spread sockets over (pair i uses the i-th, round-robin);
     /// empty: the system's choice.
     pub sources: Vec<std::net::IpAddr>,
+    /// A reconnect storm during the run, counted from the end of the set-up.
+    pub storm: Option<StormPlan>,
+}
+
+/// What every pair of one run shares.
+pub(crate) struct RunShared {
+    /// When the run began (reconnect times are reported from it).
+    pub(crate) started: Instant,
+    /// Fires when the senders stop.
+    pub(crate) stop: tokio_util::sync::CancellationToken,
+    /// The reconnect storm, when the run has one.
+    pub(crate) storm: Option<Arc<Storm>>,
 }
 
 /// Runs the chat scenario and audits every stream.
@@ -55,9 +72,12 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
         .await;
     anyhow::ensure!(status == 200, "operator login failed: {status} {login}");
     let token: Arc<str> = login["token"].as_str().unwrap_or_default().into();
-    let run = uuid_suffix();
-    let started = Instant::now();
-    let stop = tokio_util::sync::CancellationToken::new();
+    let run_id = uuid_suffix();
+    let run = RunShared {
+        started: Instant::now(),
+        stop: tokio_util::sync::CancellationToken::new(),
+        storm: load.storm.map(|_| Arc::new(Storm::default())),
+    };
     let mut pairs = Vec::with_capacity(load.pairs);
     for i in 0..load.pairs {
         pairs.push(
@@ -65,22 +85,50 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
                 &load,
                 &api,
                 token.clone(),
-                &format!("load-{run}-{i}"),
-                started,
-                stop.clone(),
+                &format!("load-{run_id}-{i}"),
+                &run,
                 (!load.sources.is_empty()).then(|| load.sources[i % load.sources.len()]),
             )
             .await?,
         );
     }
-    tokio::time::sleep(load.duration).await;
-    stop.cancel();
-    let mut report = Report::new(load.pairs, started);
+    let end = tokio::time::Instant::now() + load.duration;
+    let mut missed = None;
+    if let (Some(storm), Some(plan)) = (&run.storm, load.storm) {
+        tokio::time::sleep(plan.at).await;
+        missed = Some(storm_round(storm, &pairs, &api, plan.outage).await);
+    }
+    tokio::time::sleep_until(end).await;
+    run.stop.cancel();
+    let mut report = Report::new(load.pairs, run.started);
+    if let (Some(storm), Some(missed)) = (&run.storm, missed) {
+        report.send_failures += load.pairs as u64 - missed;
+        report.storm = Some(storm.report(missed));
+    }
     for pair in pairs {
         pair.finish(&api, &token, load.settle, &mut report).await;
     }
-    report.elapsed_s = started.elapsed().as_secs_f64();
+    report.elapsed_s = run.started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Drops every socket, stores one message per dialog while they are all down, keeps
+/// them down for at least `outage`, and releases them together. Returns how many of the
+/// missed messages were stored.
+async fn storm_round(storm: &Storm, pairs: &[Pair], api: &Api, outage: Duration) -> u64 {
+    let began = tokio::time::Instant::now();
+    storm
+        .drop_all(2 * pairs.len(), Duration::from_secs(10))
+        .await;
+    let stored = futures_util::stream::iter(pairs)
+        .map(|pair| pair.send_missed(api))
+        .buffer_unordered(64)
+        .filter(|stored| std::future::ready(*stored))
+        .count()
+        .await;
+    tokio::time::sleep_until(began + outage).await;
+    storm.release();
+    stored as u64
 }
 
 fn uuid_suffix() -> String {

@@ -3,7 +3,7 @@
 //! or the connection success rate fell below `--min-success-rate`.
 
 use clap::Parser;
-use replyx_testkit::load::{run_chat, ChatLoad};
+use replyx_testkit::load::{run_chat, ChatLoad, StormPlan};
 use std::time::Duration;
 
 /// Visitor/operator pairs exchanging messages, with a seq audit of every socket.
@@ -38,6 +38,14 @@ struct Args {
     /// past ~28,000 sockets one address runs out of ports
     #[arg(long, value_delimiter = ',')]
     sources: Vec<std::net::IpAddr>,
+    /// Drop every socket at once this long after the set-up (a reconnect storm): each
+    /// dialog then gets one message while its sockets are down, and all of them
+    /// resume together with `since`
+    #[arg(long, value_parser = humantime::parse_duration)]
+    storm_at: Option<Duration>,
+    /// How long the sockets stay down in the storm
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    storm_outage: Duration,
     /// Lowest acceptable connection success rate
     #[arg(long, default_value_t = 0.999)]
     min_success_rate: f64,
@@ -56,6 +64,10 @@ async fn main() -> std::process::ExitCode {
         interval: args.interval,
         settle: args.settle,
         sources: args.sources,
+        storm: args.storm_at.map(|at| StormPlan {
+            at,
+            outage: args.storm_outage,
+        }),
     };
     match run_chat(load).await {
         Ok(report) => {

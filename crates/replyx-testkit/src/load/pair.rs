@@ -4,10 +4,10 @@
 
 use super::report::Report;
 use super::stream::Stream;
-use super::ChatLoad;
+use super::{ChatLoad, RunShared};
 use crate::Api;
 use serde_json::json;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -22,7 +22,10 @@ pub(crate) struct SendStats {
 
 pub(crate) struct Pair {
     dialog: String,
+    guest_token: String,
     since: u64,
+    /// Messages stored outside the sender's loop (the storm's missed message).
+    extra_sent: AtomicU64,
     visitor: Stream,
     operator: Stream,
     sender: tokio::task::JoinHandle<SendStats>,
@@ -34,8 +37,7 @@ impl Pair {
         api: &Api,
         token: Arc<str>,
         guest: &str,
-        started: Instant,
-        stop: CancellationToken,
+        run: &RunShared,
         source: Option<std::net::IpAddr>,
     ) -> anyhow::Result<Pair> {
         let body = json!({"assistant_id": load.assistant_id, "guest_id": guest});
@@ -65,31 +67,51 @@ impl Pair {
                 format!("{ws_v}/ws/widget/dialogs/{d_v}?assistant_id={a}&guest_token={g}&since={s}")
             },
             since,
-            started,
+            run.started,
             source,
+            run.storm.clone(),
         );
         let (d_o, t) = (dialog.clone(), token.clone());
         let operator = Stream::start(
             move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
             since,
-            started,
+            run.started,
             source,
+            run.storm.clone(),
         );
         let sender = tokio::spawn(send_loop(
             api.clone(),
             dialog.clone(),
-            guest_token,
+            guest_token.clone(),
             token,
             load.interval,
-            stop,
+            run.stop.clone(),
         ));
         Ok(Pair {
             dialog,
+            guest_token,
             since,
+            extra_sent: AtomicU64::new(0),
             visitor,
             operator,
             sender,
         })
+    }
+
+    /// Stores the visitor message both sockets miss in a reconnect storm (idempotent:
+    /// retried with the same `client_msg_id`). Returns whether it was stored.
+    pub(crate) async fn send_missed(&self, api: &Api) -> bool {
+        let path = format!("/api/widget/dialogs/{}/messages", self.dialog);
+        let body = json!({"text": "sent while you were away", "client_msg_id": format!("{}-storm", self.dialog)});
+        for attempt in 0..20u64 {
+            let (status, _) = api.post(&path, Some(&self.guest_token), body.clone()).await;
+            if status == 200 || status == 201 {
+                self.extra_sent.fetch_add(1, Ordering::SeqCst);
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100 * (attempt + 1).min(10))).await;
+        }
+        false
     }
 
     /// Waits for the sender, lets both sockets catch up with the log, stops them and
@@ -101,7 +123,8 @@ impl Pair {
         settle: Duration,
         report: &mut Report,
     ) {
-        let stats = self.sender.await.unwrap_or_default();
+        let mut stats = self.sender.await.unwrap_or_default();
+        stats.sent += self.extra_sent.load(Ordering::SeqCst);
         let (status, body) = api
             .get(
                 &format!(

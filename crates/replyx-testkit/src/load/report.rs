@@ -51,6 +51,9 @@ pub struct Report {
     pub latency_p99_ms: f64,
     /// Run time, s.
     pub elapsed_s: f64,
+    /// The reconnect storm, when the run had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storm: Option<super::StormReport>,
     #[serde(skip)]
     reconnect_times: Vec<f64>,
     #[serde(skip)]

@@ -1,7 +1,10 @@
 //! One socket of the load generator: connect with `since`, record every event, and on
 //! any close reconnect (after the protocol's jitter for 1012, backoff otherwise) until
 //! told to stop. Records each connection attempt, and how long each reconnect took.
+//! In a reconnect storm it drops its connection when told, and reconnects at once
+//! when released.
 
+use super::storm::Storm;
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -41,6 +44,7 @@ impl Stream {
         since: u64,
         started: Instant,
         source: Option<IpAddr>,
+        storm: Option<Arc<Storm>>,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(AtomicU64::new(since));
@@ -52,6 +56,7 @@ impl Stream {
             done.clone(),
             started,
             source,
+            storm,
         ));
         Stream {
             log,
@@ -69,9 +74,13 @@ async fn run(
     done: CancellationToken,
     started: Instant,
     source: Option<IpAddr>,
+    storm: Option<Arc<Storm>>,
 ) {
     let mut failures: u32 = 0;
     let mut closed_at: Option<Instant> = None;
+    // `Some` until this socket has been through the storm.
+    let mut storm_ahead = storm.clone();
+    let mut storm_resuming = false;
     while !done.is_cancelled() {
         log.lock().expect("log").attempts += 1;
         let connected = connect(&url_for(last.load(Ordering::SeqCst)), source).await;
@@ -85,10 +94,12 @@ async fn run(
         };
         let mut code = None;
         let mut live = false;
+        let mut stormed = false;
         loop {
             let next = tokio::select! {
                 n = socket.next() => n,
                 _ = done.cancelled() => break,
+                _ = storm_dropped(&storm_ahead) => { stormed = true; break }
             };
             let Some(Ok(message)) = next else { break };
             match message {
@@ -99,6 +110,11 @@ async fn run(
                     if frame["type"] == "replay.complete" && !live {
                         live = true;
                         failures = 0;
+                        if std::mem::take(&mut storm_resuming) {
+                            if let Some(storm) = &storm {
+                                storm.resumed();
+                            }
+                        }
                         let mut l = log.lock().expect("log");
                         l.successes += 1;
                         if let Some(at) = closed_at.take() {
@@ -132,6 +148,13 @@ async fn run(
             let _ = socket.close(None).await;
             return;
         }
+        if let (true, Some(storm)) = (stormed, storm_ahead.take()) {
+            // Gone without a close frame, like a lost link; back as soon as released.
+            drop(socket);
+            storm.hold(&done).await;
+            storm_resuming = true;
+            continue;
+        }
         closed_at = Some(Instant::now());
         if let Some(c) = code {
             log.lock().expect("log").closes.push(c);
@@ -144,6 +167,14 @@ async fn run(
             failures += 1;
             backoff(failures, &done).await;
         }
+    }
+}
+
+/// Resolves when the storm begins; never, for a socket with no storm ahead of it.
+async fn storm_dropped(storm: &Option<Arc<Storm>>) {
+    match storm {
+        Some(storm) => storm.dropped().await,
+        None => std::future::pending().await,
     }
 }
 
