@@ -5,7 +5,7 @@
 use replyx_bus::{LocalBus, StoreWatchBus};
 use replyx_core::bus::{Signal, SignalBody};
 use replyx_core::{Bus, BusMessage, BusSink, NewAssistant, NewMessage, Store};
-use replyx_protocol::{GuestId, Sender, Seq, TypingActor, TypingState};
+use replyx_protocol::{GuestId, Seq, TypingActor, TypingState};
 use replyx_store::SqliteStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,15 +80,7 @@ async fn store_watch_bus_carries_events_and_signals_between_processes_on_one_fil
         .await
         .unwrap();
     let appended = store_a
-        .append_message(NewMessage {
-            dialog_id: dialog.id,
-            sender: Sender::Visitor,
-            text: "hello".into(),
-            client_msg_id: None,
-            operator: None,
-            internal: false,
-            require_status: None,
-        })
+        .append_message(NewMessage::visitor(dialog.id, "hello"))
         .await
         .unwrap();
     bus_a

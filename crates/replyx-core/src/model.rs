@@ -92,6 +92,22 @@ pub struct NewMessage {
     pub require_status: Option<replyx_protocol::DialogStatus>,
 }
 
+impl NewMessage {
+    /// A visitor's message with no idempotency key and no condition; the other kinds
+    /// start from it with struct update syntax.
+    pub fn visitor(dialog_id: DialogId, text: impl Into<String>) -> NewMessage {
+        NewMessage {
+            dialog_id,
+            sender: Sender::Visitor,
+            text: text.into(),
+            client_msg_id: None,
+            operator: None,
+            internal: false,
+            require_status: None,
+        }
+    }
+}
+
 /// A new operator account.
 #[derive(Debug, Clone)]
 pub struct NewOperator {

@@ -139,15 +139,7 @@ fn store_with_dialogs(
 }
 
 fn visitor_message(dialog: DialogId) -> NewMessage {
-    NewMessage {
-        dialog_id: dialog,
-        sender: Sender::Visitor,
-        text: "hello".into(),
-        client_msg_id: None,
-        operator: None,
-        internal: false,
-        require_status: None,
-    }
+    NewMessage::visitor(dialog, "hello")
 }
 
 /// One append at a time: the latency of a lone write (nothing to batch with).

@@ -7,6 +7,7 @@
 
 mod pair;
 mod report;
+mod sent;
 mod storm;
 mod stream;
 
@@ -108,6 +109,7 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     for pair in pairs {
         pair.finish(&api, &token, load.settle, &mut report).await;
     }
+    report.finish_figures();
     report.elapsed_s = run.started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -130,17 +130,12 @@ mod tests {
     use crate::SqliteStore;
     use replyx_core::handoff::HandoffAction;
     use replyx_core::{NewAssistant, NewMessage, NewOperator, Store, StoreError, Stream};
-    use replyx_protocol::{DialogId, DialogStatus, GuestId, Sender, Seq};
+    use replyx_protocol::{DialogId, DialogStatus, GuestId, Seq};
 
     fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
         NewMessage {
-            dialog_id: dialog,
-            sender: Sender::Visitor,
-            text: text.into(),
             client_msg_id: key.map(str::to_owned),
-            operator: None,
-            internal: false,
-            require_status: None,
+            ..NewMessage::visitor(dialog, text)
         }
     }
 

@@ -3,7 +3,8 @@
 //! failed send with the same `client_msg_id` (so a retry can never duplicate).
 
 use super::report::Report;
-use super::stream::Stream;
+use super::sent::SentTimes;
+use super::stream::{Stream, StreamSetup};
 use super::{ChatLoad, RunShared};
 use crate::Api;
 use serde_json::json;
@@ -26,6 +27,7 @@ pub(crate) struct Pair {
     since: u64,
     /// Messages stored outside the sender's loop (the storm's missed message).
     extra_sent: AtomicU64,
+    sent_times: Arc<SentTimes>,
     visitor: Stream,
     operator: Stream,
     sender: tokio::task::JoinHandle<SendStats>,
@@ -55,6 +57,13 @@ impl Pair {
             .unwrap_or_default()
             .to_owned();
         let since = loaded["dialog"]["last_seq"].as_u64().unwrap_or(0);
+        let sent_times = Arc::new(SentTimes::default());
+        let setup = StreamSetup {
+            started: run.started,
+            source,
+            storm: run.storm.clone(),
+            sent: sent_times.clone(),
+        };
         let ws = load.url.replacen("http", "ws", 1);
         let (ws_v, d_v, a, g) = (
             ws.clone(),
@@ -67,17 +76,13 @@ impl Pair {
                 format!("{ws_v}/ws/widget/dialogs/{d_v}?assistant_id={a}&guest_token={g}&since={s}")
             },
             since,
-            run.started,
-            source,
-            run.storm.clone(),
+            setup.clone(),
         );
         let (d_o, t) = (dialog.clone(), token.clone());
         let operator = Stream::start(
             move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
             since,
-            run.started,
-            source,
-            run.storm.clone(),
+            setup,
         );
         let sender = tokio::spawn(send_loop(
             api.clone(),
@@ -86,12 +91,14 @@ impl Pair {
             token,
             load.interval,
             run.stop.clone(),
+            sent_times.clone(),
         ));
         Ok(Pair {
             dialog,
             guest_token,
             since,
             extra_sent: AtomicU64::new(0),
+            sent_times,
             visitor,
             operator,
             sender,
@@ -102,7 +109,9 @@ impl Pair {
     /// retried with the same `client_msg_id`). Returns whether it was stored.
     pub(crate) async fn send_missed(&self, api: &Api) -> bool {
         let path = format!("/api/widget/dialogs/{}/messages", self.dialog);
-        let body = json!({"text": "sent while you were away", "client_msg_id": format!("{}-storm", self.dialog)});
+        let id = format!("{}-storm", self.dialog);
+        self.sent_times.posting(&id);
+        let body = json!({"text": "sent while you were away", "client_msg_id": id});
         for attempt in 0..20u64 {
             let (status, _) = api.post(&path, Some(&self.guest_token), body.clone()).await;
             if status == 200 || status == 201 {
@@ -178,6 +187,7 @@ async fn send_loop(
     operator_token: Arc<str>,
     interval: Duration,
     stop: CancellationToken,
+    sent_times: Arc<SentTimes>,
 ) -> SendStats {
     let mut stats = SendStats::default();
     let mut n: u64 = 0;
@@ -203,6 +213,7 @@ async fn send_loop(
             )
         };
         let mut delivered = false;
+        sent_times.posting(&id);
         for attempt in 0..20u32 {
             let (status, _) = api
                 .post(

@@ -45,10 +45,13 @@ pub struct Report {
     pub reconnect_spread_ms: f64,
     /// Close codes received, with counts.
     pub closes: std::collections::BTreeMap<u16, u64>,
-    /// Delivery latency percentiles (stored → received), ms.
+    /// Live delivery latency percentiles (HTTP POST sent → event received on a
+    /// socket), ms.
     pub latency_p50_ms: f64,
     /// 99th percentile.
     pub latency_p99_ms: f64,
+    /// 99.9th percentile.
+    pub latency_p999_ms: f64,
     /// Run time, s.
     pub elapsed_s: f64,
     /// The reconnect storm, when the run had one.
@@ -90,7 +93,6 @@ impl Report {
             *self.closes.entry(code).or_default() += 1;
         }
         self.latencies.extend(log.latencies_ms);
-        self.finish_figures();
     }
 
     pub(crate) fn add_log(&mut self, events: usize) {
@@ -103,7 +105,8 @@ impl Report {
         self.send_failures += stats.failed;
     }
 
-    fn finish_figures(&mut self) {
+    /// Computes the rates and percentiles once every stream is in.
+    pub(crate) fn finish_figures(&mut self) {
         self.connect_success_rate = if self.connect_attempts == 0 {
             1.0
         } else {
@@ -125,6 +128,7 @@ impl Report {
         };
         self.latency_p50_ms = pick(0.5);
         self.latency_p99_ms = pick(0.99);
+        self.latency_p999_ms = pick(0.999);
     }
 
     /// Whether the run lost or repeated nothing and connected well enough.

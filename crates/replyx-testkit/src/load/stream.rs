@@ -4,6 +4,7 @@
 //! In a reconnect storm it drops its connection when told, and reconnects at once
 //! when released.
 
+use super::sent::SentTimes;
 use super::storm::Storm;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -26,7 +27,7 @@ pub(crate) struct StreamLog {
     pub(crate) reconnects: Vec<(f64, f64)>,
     /// Close codes received.
     pub(crate) closes: Vec<u16>,
-    /// Delivery latencies of messages, from their stored time, in ms.
+    /// Live delivery latencies of this run's messages, from their first POST, in ms.
     pub(crate) latencies_ms: Vec<f64>,
 }
 
@@ -37,27 +38,30 @@ pub(crate) struct Stream {
     pub(crate) task: tokio::task::JoinHandle<()>,
 }
 
+/// What a socket shares with its run and its pair.
+#[derive(Clone)]
+pub(crate) struct StreamSetup {
+    /// When the run began (reconnect times are reported from it).
+    pub(crate) started: Instant,
+    /// Source address to connect from.
+    pub(crate) source: Option<IpAddr>,
+    /// The run's reconnect storm, if any.
+    pub(crate) storm: Option<Arc<Storm>>,
+    /// When the pair posted each message.
+    pub(crate) sent: Arc<SentTimes>,
+}
+
 impl Stream {
     /// Starts a socket on `url_for(since)`, beginning at `since`.
     pub(crate) fn start(
         url_for: impl Fn(u64) -> String + Send + 'static,
         since: u64,
-        started: Instant,
-        source: Option<IpAddr>,
-        storm: Option<Arc<Storm>>,
+        setup: StreamSetup,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(AtomicU64::new(since));
         let done = CancellationToken::new();
-        let task = tokio::spawn(run(
-            url_for,
-            log.clone(),
-            last.clone(),
-            done.clone(),
-            started,
-            source,
-            storm,
-        ));
+        let task = tokio::spawn(run(url_for, log.clone(), last.clone(), done.clone(), setup));
         Stream {
             log,
             last,
@@ -72,10 +76,14 @@ async fn run(
     log: Arc<Mutex<StreamLog>>,
     last: Arc<AtomicU64>,
     done: CancellationToken,
-    started: Instant,
-    source: Option<IpAddr>,
-    storm: Option<Arc<Storm>>,
+    setup: StreamSetup,
 ) {
+    let StreamSetup {
+        started,
+        source,
+        storm,
+        sent,
+    } = setup;
     let mut failures: u32 = 0;
     let mut closed_at: Option<Instant> = None;
     // `Some` until this socket has been through the storm.
@@ -126,13 +134,11 @@ async fn run(
                     if let Some(seq) = frame["seq"].as_u64() {
                         let mut l = log.lock().expect("log");
                         l.seqs.push(seq);
-                        if let Some(created) = frame["message"]["created_at"].as_str() {
-                            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(created) {
-                                let ms = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
-                                    .num_microseconds()
-                                    .unwrap_or(0);
-                                l.latencies_ms.push(ms as f64 / 1000.0);
-                            }
+                        // Replayed messages waited for the reconnect; only live ones count.
+                        let key = frame["message"]["client_msg_id"].as_str();
+                        if let Some(took) = key.filter(|_| live).and_then(|k| sent.since_posted(k))
+                        {
+                            l.latencies_ms.push(took.as_secs_f64() * 1000.0);
                         }
                         last.fetch_max(seq, Ordering::SeqCst);
                     }
