@@ -14,11 +14,13 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Messages sent and sends that failed for good.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SendStats {
     pub(crate) sent: u64,
     pub(crate) retried: u64,
     pub(crate) failed: u64,
+    /// For each stored message, ms from its first POST to the acknowledging response.
+    pub(crate) acked_ms: Vec<f64>,
 }
 
 pub(crate) struct Pair {
@@ -168,7 +170,6 @@ impl Pair {
             report.add_stream(&expected, log);
         }
         report.add_log(expected.len());
-        report.add_sends(stats);
         if expected.len() as u64 != stats.sent {
             eprintln!(
                 "dialog {}: {} acknowledged sends, {} events in the log (status {status})",
@@ -177,6 +178,7 @@ impl Pair {
                 expected.len()
             );
         }
+        report.add_sends(stats);
     }
 }
 
@@ -214,6 +216,7 @@ async fn send_loop(
         };
         let mut delivered = false;
         sent_times.posting(&id);
+        let posted = Instant::now();
         for attempt in 0..20u32 {
             let (status, _) = api
                 .post(
@@ -231,6 +234,7 @@ async fn send_loop(
         }
         if delivered {
             stats.sent += 1;
+            stats.acked_ms.push(posted.elapsed().as_secs_f64() * 1000.0);
         } else {
             stats.failed += 1;
         }

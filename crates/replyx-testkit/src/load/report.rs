@@ -52,6 +52,10 @@ pub struct Report {
     pub latency_p99_ms: f64,
     /// 99.9th percentile.
     pub latency_p999_ms: f64,
+    /// Time from a message's first POST to its acknowledging response, p50, ms.
+    pub post_ack_p50_ms: f64,
+    /// 99th percentile.
+    pub post_ack_p99_ms: f64,
     /// Run time, s.
     pub elapsed_s: f64,
     /// The reconnect storm, when the run had one.
@@ -61,6 +65,8 @@ pub struct Report {
     reconnect_times: Vec<f64>,
     #[serde(skip)]
     latencies: Vec<f64>,
+    #[serde(skip)]
+    acks: Vec<f64>,
     #[serde(skip)]
     _started: Option<Instant>,
 }
@@ -103,6 +109,7 @@ impl Report {
         self.messages_sent += stats.sent;
         self.send_retries += stats.retried;
         self.send_failures += stats.failed;
+        self.acks.extend(stats.acked_ms);
     }
 
     /// Computes the rates and percentiles once every stream is in.
@@ -118,17 +125,13 @@ impl Report {
         ) {
             self.reconnect_spread_ms = last - first;
         }
-        let mut sorted = self.latencies.clone();
-        sorted.sort_by(|a, b| a.total_cmp(b));
-        let pick = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
-        self.latency_p50_ms = pick(0.5);
-        self.latency_p99_ms = pick(0.99);
-        self.latency_p999_ms = pick(0.999);
+        self.latencies.sort_by(f64::total_cmp);
+        self.latency_p50_ms = percentile(&self.latencies, 0.5);
+        self.latency_p99_ms = percentile(&self.latencies, 0.99);
+        self.latency_p999_ms = percentile(&self.latencies, 0.999);
+        self.acks.sort_by(f64::total_cmp);
+        self.post_ack_p50_ms = percentile(&self.acks, 0.5);
+        self.post_ack_p99_ms = percentile(&self.acks, 0.99);
     }
 
     /// Whether the run lost or repeated nothing and connected well enough.
@@ -140,4 +143,12 @@ impl Report {
             && self.events_in_log == self.messages_sent
             && self.connect_success_rate >= min_success_rate
     }
+}
+
+/// The `q` quantile of ascending `sorted` (nearest rank); 0 when empty.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
 }

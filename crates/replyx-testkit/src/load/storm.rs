@@ -4,6 +4,7 @@
 //! together with `since`. The seq audit at the end checks that each socket received
 //! what it missed exactly once; this module measures how long the resume took.
 
+use super::report::percentile;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -100,18 +101,13 @@ impl Storm {
     /// The figures, once the run is over.
     pub(crate) fn report(&self, missed_messages: u64) -> StormReport {
         let mut ms = self.resumed_ms.lock().expect("storm").clone();
-        ms.sort_by(|a, b| a.total_cmp(b));
-        let pick = |q: f64| {
-            ms.get(((ms.len() as f64 - 1.0) * q).round() as usize)
-                .copied()
-                .unwrap_or(0.0)
-        };
+        ms.sort_by(f64::total_cmp);
         StormReport {
             sockets_dropped: self.down.load(Ordering::SeqCst),
             missed_messages,
             sockets_resumed: ms.len(),
-            resume_p50_ms: pick(0.5),
-            resume_p99_ms: pick(0.99),
+            resume_p50_ms: percentile(&ms, 0.5),
+            resume_p99_ms: percentile(&ms, 0.99),
             resume_all_ms: ms.last().copied().unwrap_or(0.0),
         }
     }
