@@ -5,6 +5,8 @@
 
 mod assistants;
 mod changes;
+mod checkpoint;
+pub use checkpoint::Checkpoint;
 mod dialogs;
 mod events;
 mod group_commit;
@@ -34,6 +36,12 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// Message appends, batched into shared transactions on the write connection.
     appends: group_commit::GroupCommit,
+    /// The background checkpointer's last result (files only), and the guard that stops
+    /// it when the last clone of the store is dropped.
+    checkpoints: Option<(
+        tokio::sync::watch::Receiver<checkpoint::Checkpoint>,
+        std::sync::Arc<tokio_util::sync::DropGuard>,
+    )>,
     /// This process's id, written on events and signals so that the change feed
     /// returns only other processes' rows.
     origin: String,
@@ -55,26 +63,36 @@ impl SqliteStore {
             .foreign_keys(true);
         let in_memory = url.contains(":memory:");
         // One writer connection: appends in this process queue here instead of
-        // fighting over SQLite's single write lock.
+        // fighting over SQLite's single write lock. It never checkpoints the WAL; the
+        // checkpointer below does, off the write path.
         // Not tested before each acquire: it is this process's own idle connection, and
         // the test would cost a round trip to SQLite's thread per transaction.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await
             .map_err(backend)?;
-        let read = if in_memory {
-            write.clone()
+        let (read, checkpoints) = if in_memory {
+            (write.clone(), None)
         } else {
-            SqlitePoolOptions::new()
+            let read = SqlitePoolOptions::new()
                 .max_connections(4)
-                .connect_with(options.read_only(true))
+                .connect_with(options.clone().read_only(true))
                 .await
-                .map_err(backend)?
+                .map_err(backend)?;
+            let checkpointer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .map_err(backend)?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let status = checkpoint::start(checkpointer, checkpoint::INTERVAL, stop.clone());
+            (read, Some((status, std::sync::Arc::new(stop.drop_guard()))))
         };
         let store = Self {
+            checkpoints,
             appends: group_commit::GroupCommit::start(write.clone(), origin.to_owned()),
             write,
             read,
@@ -93,6 +111,23 @@ impl SqliteStore {
             .run(&self.write)
             .await
             .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    /// The background WAL checkpointer's last result; `None` for an in-memory store.
+    pub fn last_checkpoint(&self) -> Option<checkpoint::Checkpoint> {
+        self.checkpoints
+            .as_ref()
+            .map(|(status, _)| *status.borrow())
+    }
+
+    /// Waits for the next checkpoint after this call; `None` for an in-memory store.
+    pub async fn next_checkpoint(&self) -> Option<checkpoint::Checkpoint> {
+        let (status, _) = self.checkpoints.as_ref()?;
+        let mut status = status.clone();
+        status.mark_unchanged();
+        status.changed().await.ok()?;
+        let next = *status.borrow();
+        Some(next)
     }
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {

@@ -102,12 +102,14 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     tokio::time::sleep_until(end).await;
     run.stop.cancel();
     let mut report = Report::new(load.pairs, run.started);
+    for pair in pairs {
+        pair.finish(&api, &token, load.settle, &mut report).await;
+    }
+    // After the settle, so a socket that took longer than the rest of the run to
+    // resume is still counted (and sets `resume_all_ms`).
     if let (Some(storm), Some(missed)) = (&run.storm, missed) {
         report.send_failures += load.pairs as u64 - missed;
         report.storm = Some(storm.report(missed));
-    }
-    for pair in pairs {
-        pair.finish(&api, &token, load.settle, &mut report).await;
     }
     report.finish_figures();
     report.elapsed_s = run.started.elapsed().as_secs_f64();
