@@ -291,3 +291,26 @@ impl Store for SqliteStore {
         changes::prune(&self.write, before).await
     }
 }
+
+/// Set-up shared by the store's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::SqliteStore;
+    use replyx_core::{Assistant, NewAssistant, Store};
+
+    /// A store on a file in a fresh directory, with one assistant that sends no
+    /// welcome (so new dialogs start with empty logs). Keep the directory alive.
+    pub(crate) async fn store_with_assistant() -> (SqliteStore, Assistant, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::build(&url, "test").await.unwrap();
+        let assistant = store
+            .create_assistant(NewAssistant {
+                name: "Helper".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (store, assistant, dir)
+    }
+}

@@ -75,16 +75,15 @@ async fn checkpoint(pool: &SqlitePool) -> Result<(i64, i64), StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::sqlite::test_support::store_with_assistant;
     use crate::SqliteStore;
-    use replyx_core::{NewAssistant, NewMessage, Store};
+    use replyx_core::{NewMessage, Store};
     use replyx_protocol::GuestId;
     use sqlx::Row;
 
     #[tokio::test]
     async fn appends_never_checkpoint_and_the_background_task_copies_the_wal() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::build(&url, "test").await.unwrap();
+        let (store, a, _dir) = store_with_assistant().await;
         let setting = sqlx::query("PRAGMA wal_autocheckpoint")
             .fetch_one(&store.write)
             .await
@@ -95,13 +94,6 @@ mod tests {
             "the writer must not checkpoint"
         );
 
-        let a = store
-            .create_assistant(NewAssistant {
-                name: "Helper".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
         let (d, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
         for i in 0..200 {
             store

@@ -127,9 +127,10 @@ async fn append_together(
 #[cfg(test)]
 mod tests {
     use super::commit_batch;
+    use crate::sqlite::test_support::store_with_assistant;
     use crate::SqliteStore;
     use replyx_core::handoff::HandoffAction;
-    use replyx_core::{NewAssistant, NewMessage, NewOperator, Store, StoreError, Stream};
+    use replyx_core::{NewMessage, NewOperator, Store, StoreError, Stream};
     use replyx_protocol::{DialogId, DialogStatus, GuestId, Seq};
 
     fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
@@ -142,16 +143,7 @@ mod tests {
     /// A store with two open dialogs (no welcome, so both logs are empty) and the
     /// second one closed.
     async fn store_with_open_and_closed() -> (SqliteStore, DialogId, DialogId, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::build(&url, "test").await.unwrap();
-        let a = store
-            .create_assistant(NewAssistant {
-                name: "Helper".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let (store, a, dir) = store_with_assistant().await;
         let (open, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
         let (closed, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
         let op = store
