@@ -77,8 +77,11 @@ impl SqliteStore {
         let (read, checkpoints) = if in_memory {
             (write.clone(), None)
         } else {
+            // Not tested before each acquire either: a local file connection does not
+            // go stale, and the test is a round trip to SQLite's thread per read.
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
+                .test_before_acquire(false)
                 .connect_with(options.clone().read_only(true))
                 .await
                 .map_err(backend)?;
