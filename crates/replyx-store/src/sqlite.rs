@@ -116,13 +116,6 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(e.to_string()))
     }
 
-    /// The background WAL checkpointer's last result; `None` for an in-memory store.
-    pub fn last_checkpoint(&self) -> Option<checkpoint::Checkpoint> {
-        self.checkpoints
-            .as_ref()
-            .map(|(status, _)| *status.borrow())
-    }
-
     /// Waits for the next checkpoint after this call; `None` for an in-memory store.
     pub async fn next_checkpoint(&self) -> Option<checkpoint::Checkpoint> {
         let (status, _) = self.checkpoints.as_ref()?;

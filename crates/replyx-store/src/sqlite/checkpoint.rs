@@ -21,8 +21,6 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(250);
 /// The last checkpoint's figures (SQLite's `wal_checkpoint` result).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// Checkpoints run since the store opened.
-    pub runs: u64,
     /// Frames in the WAL at the last run.
     pub wal_frames: i64,
     /// Of those, frames copied into the database.
@@ -39,7 +37,6 @@ pub(crate) fn start(
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut runs = 0;
         loop {
             tokio::select! {
                 _ = ticks.tick() => {}
@@ -47,9 +44,7 @@ pub(crate) fn start(
             }
             match checkpoint(&pool).await {
                 Ok((wal_frames, copied_frames)) => {
-                    runs += 1;
                     report.send_replace(Checkpoint {
-                        runs,
                         wal_frames,
                         copied_frames,
                     });
@@ -120,6 +115,6 @@ mod tests {
     #[tokio::test]
     async fn an_in_memory_store_has_no_checkpointer() {
         let store = SqliteStore::build("sqlite::memory:", "test").await.unwrap();
-        assert_eq!(store.last_checkpoint(), None);
+        assert_eq!(store.next_checkpoint().await, None);
     }
 }

@@ -7,7 +7,7 @@ use super::sent::SentTimes;
 use super::stream::{Stream, StreamSetup};
 use super::{ChatLoad, RunShared};
 use crate::Api;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -114,15 +114,11 @@ impl Pair {
         let id = format!("{}-storm", self.dialog);
         self.sent_times.posting(&id);
         let body = json!({"text": "sent while you were away", "client_msg_id": id});
-        for attempt in 0..20u64 {
-            let (status, _) = api.post(&path, Some(&self.guest_token), body.clone()).await;
-            if status == 200 || status == 201 {
-                self.extra_sent.fetch_add(1, Ordering::SeqCst);
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100 * (attempt + 1).min(10))).await;
+        let (stored, _) = post_until_stored(api, &path, &self.guest_token, &body).await;
+        if stored {
+            self.extra_sent.fetch_add(1, Ordering::SeqCst);
         }
-        false
+        stored
     }
 
     /// Waits for the sender, lets both sockets catch up with the log, stops them and
@@ -156,13 +152,13 @@ impl Pair {
             Vec::new()
         };
         let newest = expected.last().copied().unwrap_or(self.since);
-        let deadline = Instant::now() + settle;
-        while Instant::now() < deadline
-            && (self.visitor.last.load(Ordering::SeqCst) < newest
-                || self.operator.last.load(Ordering::SeqCst) < newest)
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let caught_up = async {
+            for stream in [&self.visitor, &self.operator] {
+                // The stream holds the sender, so this ends only by the seq or the timeout.
+                let _ = stream.last.subscribe().wait_for(|&s| s >= newest).await;
+            }
+        };
+        let _ = tokio::time::timeout(settle, caught_up).await;
         for stream in [self.visitor, self.operator] {
             stream.done.cancel();
             let _ = stream.task.await;
@@ -214,24 +210,11 @@ async fn send_loop(
                 format!("operator {n}"),
             )
         };
-        let mut delivered = false;
         sent_times.posting(&id);
         let posted = Instant::now();
-        for attempt in 0..20u32 {
-            let (status, _) = api
-                .post(
-                    &path,
-                    Some(auth),
-                    json!({"text": text, "client_msg_id": id}),
-                )
-                .await;
-            if status == 200 || status == 201 {
-                delivered = true;
-                break;
-            }
-            stats.retried += 1;
-            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1).min(10))).await;
-        }
+        let body = json!({"text": text, "client_msg_id": id});
+        let (delivered, retries) = post_until_stored(&api, &path, auth, &body).await;
+        stats.retried += retries;
         if delivered {
             stats.sent += 1;
             stats.acked_ms.push(posted.elapsed().as_secs_f64() * 1000.0);
@@ -239,4 +222,18 @@ async fn send_loop(
             stats.failed += 1;
         }
     }
+}
+
+/// Posts a message until the server acknowledges it (at most 20 tries, with a growing
+/// pause), always with the same body and so the same `client_msg_id`: a retry can
+/// never store it twice. Returns whether it was stored, and the retries it took.
+async fn post_until_stored(api: &Api, path: &str, auth: &str, body: &Value) -> (bool, u64) {
+    for attempt in 0..20u64 {
+        let (status, _) = api.post(path, Some(auth), body.clone()).await;
+        if status == 200 || status == 201 {
+            return (true, attempt);
+        }
+        tokio::time::sleep(Duration::from_millis(100 * (attempt + 1).min(10))).await;
+    }
+    (false, 20)
 }

@@ -6,10 +6,9 @@
 
 use super::report::percentile;
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// When the storm happens and how long the sockets stay down.
@@ -47,8 +46,8 @@ pub(crate) struct Storm {
     /// Fires once the missed messages are stored: every socket reconnects.
     released: CancellationToken,
     released_at: OnceLock<Instant>,
-    down: AtomicUsize,
-    all_down: Notify,
+    /// Sockets down so far.
+    down: watch::Sender<usize>,
     resumed_ms: Mutex<Vec<f64>>,
 }
 
@@ -60,8 +59,7 @@ impl Storm {
 
     /// A socket reports that it is down, then waits for the release (or `done`).
     pub(crate) async fn hold(&self, done: &CancellationToken) {
-        self.down.fetch_add(1, Ordering::SeqCst);
-        self.all_down.notify_waiters();
+        self.down.send_modify(|n| *n += 1);
         tokio::select! {
             _ = self.released.cancelled() => {}
             _ = done.cancelled() => {}
@@ -80,16 +78,8 @@ impl Storm {
     /// `patience`, so a socket that was already reconnecting cannot stall the run).
     pub(crate) async fn drop_all(&self, sockets: usize, patience: Duration) {
         self.dropped.cancel();
-        let deadline = tokio::time::Instant::now() + patience;
-        while self.down.load(Ordering::SeqCst) < sockets {
-            let notified = self.all_down.notified();
-            if self.down.load(Ordering::SeqCst) >= sockets {
-                break;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                break;
-            }
-        }
+        let mut down = self.down.subscribe();
+        let _ = tokio::time::timeout(patience, down.wait_for(|&n| n >= sockets)).await;
     }
 
     /// Lets every socket reconnect, and starts the resume clock.
@@ -103,7 +93,7 @@ impl Storm {
         let mut ms = self.resumed_ms.lock().expect("storm").clone();
         ms.sort_by(f64::total_cmp);
         StormReport {
-            sockets_dropped: self.down.load(Ordering::SeqCst),
+            sockets_dropped: *self.down.borrow(),
             missed_messages,
             sockets_resumed: ms.len(),
             resume_p50_ms: percentile(&ms, 0.5),

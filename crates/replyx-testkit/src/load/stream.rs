@@ -9,9 +9,9 @@ use super::storm::Storm;
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,8 @@ pub(crate) struct StreamLog {
 
 pub(crate) struct Stream {
     pub(crate) log: Arc<Mutex<StreamLog>>,
-    pub(crate) last: Arc<AtomicU64>,
+    /// The highest seq received; the pair awaits it at the end.
+    pub(crate) last: Arc<watch::Sender<u64>>,
     pub(crate) done: CancellationToken,
     pub(crate) task: tokio::task::JoinHandle<()>,
 }
@@ -59,7 +60,7 @@ impl Stream {
         setup: StreamSetup,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
-        let last = Arc::new(AtomicU64::new(since));
+        let last = Arc::new(watch::Sender::new(since));
         let done = CancellationToken::new();
         let task = tokio::spawn(run(url_for, log.clone(), last.clone(), done.clone(), setup));
         Stream {
@@ -74,7 +75,7 @@ impl Stream {
 async fn run(
     url_for: impl Fn(u64) -> String,
     log: Arc<Mutex<StreamLog>>,
-    last: Arc<AtomicU64>,
+    last: Arc<watch::Sender<u64>>,
     done: CancellationToken,
     setup: StreamSetup,
 ) {
@@ -91,7 +92,8 @@ async fn run(
     let mut storm_resuming = false;
     while !done.is_cancelled() {
         log.lock().expect("log").attempts += 1;
-        let connected = connect(&url_for(last.load(Ordering::SeqCst)), source).await;
+        let since = *last.borrow();
+        let connected = connect(&url_for(since), source).await;
         let mut socket = match connected {
             Ok(socket) => socket,
             Err(_) => {
@@ -140,7 +142,13 @@ async fn run(
                         {
                             l.latencies_ms.push(took.as_secs_f64() * 1000.0);
                         }
-                        last.fetch_max(seq, Ordering::SeqCst);
+                        last.send_if_modified(|l| {
+                            let newer = seq > *l;
+                            if newer {
+                                *l = seq;
+                            }
+                            newer
+                        });
                     }
                 }
                 Message::Close(frame) => {
