@@ -1,6 +1,8 @@
 //! Settings of `replyx serve`: one struct that clap fills from flags and `REPLYX_*`
 //! environment variables and serde fills from the optional TOML file, merged as
-//! flag/env > file > default and validated once at start.
+//! flag/env > file > default and validated once at start (`bounds`).
+
+mod bounds;
 
 use clap::Args;
 use serde::Deserialize;
@@ -213,11 +215,19 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    /// Applies defaults and validates.
+    /// Applies defaults and validates every bound (`bounds`).
     ///
     /// # Errors
-    /// A value is out of range (zero limits, timeout not above the interval).
+    /// A value is out of its bounds, or two settings contradict each other; the
+    /// message names the setting.
     pub fn resolve(o: ServeOptions) -> anyhow::Result<Settings> {
+        let settings = Self::from_options_unchecked(o);
+        bounds::check(&settings)?;
+        Ok(settings)
+    }
+
+    /// Applies defaults without validating (the bounds' own tests).
+    pub(crate) fn from_options_unchecked(o: ServeOptions) -> Settings {
         let limits = Limits {
             max_visitor_connections_per_dialog: o.max_visitor_connections_per_dialog.unwrap_or(50),
             max_admin_connections_per_dialog: o.max_admin_connections_per_dialog.unwrap_or(50),
@@ -232,46 +242,11 @@ impl Settings {
             heartbeat_timeout: o.heartbeat_timeout.unwrap_or(Duration::from_secs(40)),
             max_dialogs_per_operator: o.max_dialogs_per_operator.unwrap_or(20),
         };
-        let listen_backlog = o.listen_backlog.unwrap_or(4096);
-        let positive = [
-            (
-                "max_visitor_connections_per_dialog",
-                limits.max_visitor_connections_per_dialog,
-            ),
-            (
-                "max_admin_connections_per_dialog",
-                limits.max_admin_connections_per_dialog,
-            ),
-            ("max_connections", limits.max_connections),
-            (
-                "ws_connects_per_ip_per_minute",
-                limits.ws_connects_per_ip_per_minute as usize,
-            ),
-            (
-                "visitor_requests_per_ip_per_minute",
-                limits.visitor_requests_per_ip_per_minute as usize,
-            ),
-            (
-                "client_frames_per_second",
-                limits.client_frames_per_second as usize,
-            ),
-            ("max_frame_bytes", limits.max_frame_bytes),
-            ("listen_backlog", listen_backlog as usize),
-            ("max_message_chars", limits.max_message_chars),
-            ("outbox_capacity", limits.outbox_capacity),
-        ];
-        for (name, value) in positive {
-            anyhow::ensure!(value > 0, "{name} must be greater than 0");
-        }
-        anyhow::ensure!(
-            limits.heartbeat_timeout > limits.heartbeat_interval,
-            "heartbeat_timeout must be longer than heartbeat_interval"
-        );
-        Ok(Settings {
+        Settings {
             bind: o
                 .bind
                 .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address")),
-            listen_backlog,
+            listen_backlog: o.listen_backlog.unwrap_or(4096),
             database_url: o
                 .database_url
                 .unwrap_or_else(|| "sqlite://replyx.db".into()),
@@ -289,7 +264,7 @@ impl Settings {
                 .unwrap_or(Duration::from_millis(500)),
             canary_interval: o.canary_interval.unwrap_or(Duration::from_secs(30)),
             canary_timeout: o.canary_timeout.unwrap_or(Duration::from_secs(5)),
-        })
+        }
     }
 
     /// The directory holding the database file (where a generated secret is kept), or

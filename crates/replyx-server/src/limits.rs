@@ -7,19 +7,39 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// The client's IP: the socket peer, or the left-most `X-Forwarded-For` entry when the
-/// peer is a trusted proxy.
+/// The client's IP: the socket peer, or, when the peer is a trusted proxy, the
+/// right-most `X-Forwarded-For` address that is not itself a trusted proxy.
+///
+/// Each proxy appends the address it received the request from (nginx's
+/// `$proxy_add_x_forwarded_for`), so everything left of the last trusted hop's entry
+/// was written by the client and proves nothing: taking the left-most entry let any
+/// client pick a new "IP" per request and escape the per-IP limits. Walking from the
+/// right, every trusted hop vouches for the entry before it; the first entry that is
+/// not a trusted proxy is the client. An unreadable entry ends the walk at the last
+/// address vouched for.
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let peer_ip = peer.ip();
-    if !trusted.contains(&peer_ip) {
-        return peer_ip;
+    let mut client = peer.ip();
+    if !trusted.contains(&client) {
+        return client;
     }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|first| first.trim().parse().ok())
-        .unwrap_or(peer_ip)
+    let chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for entry in chain.into_iter().rev() {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    return ip;
+                }
+            }
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// A per-IP limit of so many events per minute.
@@ -63,17 +83,56 @@ pub fn frame_limiter(per_second: u32) -> DefaultDirectRateLimiter {
 mod tests {
     use super::*;
 
+    fn xff(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn forwarded_for_is_used_only_from_trusted_peers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.1".parse().unwrap());
         let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let trusted = ["127.0.0.1".parse().unwrap()];
+        let headers = xff("203.0.113.7");
         assert_eq!(
-            client_ip(proxy, &headers, &trusted),
-            "203.0.113.7".parse::<IpAddr>().unwrap()
+            client_ip(proxy, &headers, &[ip("127.0.0.1")]),
+            ip("203.0.113.7")
         );
-        assert_eq!(client_ip(proxy, &headers, &[]), proxy.ip());
+        assert_eq!(
+            client_ip(proxy, &headers, &[]),
+            proxy.ip(),
+            "untrusted peer"
+        );
+    }
+
+    /// What a client sends is left of what the proxy appends: a forged entry is never
+    /// the client's address, whatever it says.
+    #[test]
+    fn a_forged_forwarded_for_entry_is_not_believed() {
+        let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let trusted = [ip("127.0.0.1")];
+        let forged = xff("1.2.3.4, 198.51.100.9");
+        assert_eq!(client_ip(proxy, &forged, &trusted), ip("198.51.100.9"));
+        let garbage = xff("not-an-ip, 198.51.100.9");
+        assert_eq!(client_ip(proxy, &garbage, &trusted), ip("198.51.100.9"));
+    }
+
+    #[test]
+    fn trusted_hops_are_skipped_from_the_right() {
+        let proxy: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.1")];
+        let chain = xff("6.6.6.6, 203.0.113.7, 10.0.0.1");
+        assert_eq!(client_ip(proxy, &chain, &trusted), ip("203.0.113.7"));
+        let mut two_headers = xff("6.6.6.6, 203.0.113.7");
+        two_headers.append("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(proxy, &two_headers, &trusted), ip("203.0.113.7"));
+        // Only trusted hops: the left-most of them; nothing readable: the peer.
+        assert_eq!(client_ip(proxy, &xff("10.0.0.1"), &trusted), ip("10.0.0.1"));
+        assert_eq!(client_ip(proxy, &xff("junk"), &trusted), proxy.ip());
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy.ip());
     }
 
     #[test]

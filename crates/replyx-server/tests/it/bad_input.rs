@@ -127,6 +127,20 @@ async fn an_oversize_frame_closes_1009() {
     s.expect_close(1009).await;
 }
 
+/// A frame past the WebSocket library's own hard limit (4x the protocol limit) fails
+/// inside the library, before the session sees its length: it must still close with
+/// 1009, not end as a broken link (no close code).
+#[tokio::test]
+async fn a_frame_past_the_libraries_own_limit_closes_1009_too() {
+    let (server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let mut s = v.connect(&ws_base(&server), &fx, None).await;
+    s.handshake().await;
+    let hard_limit = 4 * 16 * 1024 + 1024;
+    s.send_text("x".repeat(hard_limit + 1)).await;
+    s.expect_close(1009).await;
+}
+
 #[tokio::test]
 async fn a_frame_flood_closes_1008() {
     let (server, fx) = seeded().await;

@@ -16,6 +16,7 @@ mod multiprocess;
 mod probe;
 mod resume;
 mod routing;
+mod settings;
 mod visitors;
 
 use replyx_testkit::{Fixture, TestServer};

@@ -15,17 +15,8 @@ impl Session {
     ) -> Result<(), Exit> {
         let message = match message {
             None => return Err(Exit::Ended),
-            Some(Err(e)) => {
-                let text = e.to_string();
-                // tungstenite reports frames past its hard limit as a capacity error.
-                if text.contains("Space limit exceeded")
-                    || text.contains("too long")
-                    || text.contains("too big")
-                {
-                    return Err(Exit::Close(CloseCode::TooLarge));
-                }
-                return Err(Exit::Ended);
-            }
+            Some(Err(e)) if is_over_capacity(&e) => return Err(Exit::Close(CloseCode::TooLarge)),
+            Some(Err(_)) => return Err(Exit::Ended),
             Some(Ok(message)) => message,
         };
         self.last_activity = tokio::time::Instant::now();
@@ -109,4 +100,19 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether a read failed because the frame was past the WebSocket library's own hard
+/// limit (`configure` sets it to 4x the protocol limit): such a frame is refused with
+/// 1009 like one between the two limits, not dropped as a broken link. axum hands the
+/// library's error over boxed; it is the `tungstenite` of the workspace's
+/// `tokio-tungstenite`, which axum uses too (the integration test of a frame past the
+/// hard limit fails should the two ever differ).
+fn is_over_capacity(e: &axum::Error) -> bool {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        e.source().and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::Capacity(_))
+    )
 }
