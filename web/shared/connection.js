@@ -5,6 +5,10 @@
  * table to decide whether and when to reconnect, and reconnects at once when the
  * browser comes back online. State: "connecting" | "live" | "reconnecting" | "offline"
  * | "closed" (the server said not to reconnect).
+ *
+ * Every socket of one Connection carries the same `client_id`, so a reconnect replaces
+ * the socket the server may still hold for it after a link died silently (the server
+ * closes that one with 4009, which this Connection ignores: it is no longer its socket).
  */
 
 import { CLIENT_PING_MS, PONG_TIMEOUT_MS } from "./protocol.js";
@@ -22,6 +26,7 @@ export class Connection {
   /** @param {ConnectionOptions} options */
   constructor(options) {
     this.options = options;
+    this.clientId = newClientId();
     /** @type {WebSocket | null} */
     this.socket = null;
     this.state = "idle";
@@ -77,7 +82,7 @@ export class Connection {
   open() {
     this.clearTimers();
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    const socket = new WebSocket(this.options.url());
+    const socket = new WebSocket(withClientId(this.options.url(), this.clientId));
     this.socket = socket;
     socket.onmessage = (message) => {
       let frame;
@@ -165,4 +170,22 @@ export class Connection {
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
   }
+}
+
+/** A random id of 32 hex characters (the protocol takes 8 to 64 of `[A-Za-z0-9_-]`). */
+function newClientId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * `url` with `client_id` set.
+ * @param {string} url an absolute ws:// or wss:// URL
+ * @param {string} clientId
+ */
+export function withClientId(url, clientId) {
+  const u = new URL(url);
+  u.searchParams.set("client_id", clientId);
+  return u.toString();
 }

@@ -119,3 +119,56 @@ async fn store_watch_bus_carries_events_and_signals_between_processes_on_one_fil
         "a process never hears its own rows twice"
     );
 }
+
+/// The canary's path: an event written under a peer origin is brought back to this
+/// process by the poll of the change feed, and never handed over in-process.
+#[tokio::test]
+async fn a_round_trip_returns_through_the_change_feed_and_only_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+    let sqlite = SqliteStore::build(&url, "a").await.unwrap();
+    let peer = sqlite.with_origin("a/canary");
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let tracker = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let bus = StoreWatchBus::new(store.clone(), Duration::from_millis(10));
+    let (s, mut rx) = sink();
+    bus.attach(s);
+    bus.start(&tracker, stop.clone()).await.unwrap();
+    let assistant = store
+        .create_assistant(NewAssistant {
+            name: "A".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (dialog, _, _) = store
+        .open_dialog(&assistant, &GuestId::generate())
+        .await
+        .unwrap();
+
+    let first = peer
+        .append_message(NewMessage::visitor(dialog.id, "one"))
+        .await
+        .unwrap()
+        .event;
+    bus.publish_round_trip(Arc::new(first)).await.unwrap();
+    assert!(
+        rx.try_recv().is_err(),
+        "not delivered in-process by the publish itself"
+    );
+    assert!(matches!(next(&mut rx).await, BusMessage::Event(e) if e.seq == Seq(1)));
+    assert!(bus.health().await.is_ok());
+
+    // With the poll loop gone, the round trip has no way back.
+    stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    let second = peer
+        .append_message(NewMessage::visitor(dialog.id, "two"))
+        .await
+        .unwrap()
+        .event;
+    bus.publish_round_trip(Arc::new(second)).await.unwrap();
+    assert!(rx.try_recv().is_err());
+}

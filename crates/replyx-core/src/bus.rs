@@ -80,6 +80,15 @@ pub trait Bus: Send + Sync + 'static {
     fn attach(&self, sink: Arc<dyn BusSink>);
     /// Publishes a stored event or a signal.
     async fn publish(&self, message: BusMessage) -> Result<(), String>;
+    /// Sends a stored event to this process the way *other* processes' events reach
+    /// it (through the shared store or broker and back), never by the in-process short
+    /// cut `publish` takes for local events. The delivery canary uses it, so that it
+    /// proves the path every other process depends on. The event must have been stored
+    /// under an origin other than this process's (`SqliteStore::with_origin`). The
+    /// default suits a bus whose only path is in-process.
+    async fn publish_round_trip(&self, event: Arc<StoredEvent>) -> Result<(), String> {
+        self.publish(BusMessage::Event(event)).await
+    }
     /// Checks the bus works (readiness).
     async fn health(&self) -> Result<(), String>;
     /// A short name for logs and `/health`.

@@ -21,7 +21,12 @@ pub enum StoreError {
     /// A handoff action was refused.
     #[error("handoff refused: {0:?}")]
     Handoff(HandoffError),
-    /// The database failed; details are for logs.
+    /// The database is busy, locked by another writer for too long, or unreachable, or
+    /// this process's writer has stopped: nothing was written, and the same request
+    /// may succeed later (HTTP 503 `unavailable`).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The database failed otherwise; details are for logs.
     #[error("store backend: {0}")]
     Backend(String),
 }

@@ -62,6 +62,32 @@ uuid_id!(
     ConnectionId
 );
 
+/// The id a client gives one logical connection (`client_id` on a socket URL), kept
+/// across its reconnects: a new socket with the same id replaces the one the server
+/// still holds for it (closed with 4009). 8 to 64 characters of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Validates a client-supplied id.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_token(s).then(|| Self(s.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 8 to 64 characters of `[A-Za-z0-9_-]`: the shape of client-chosen ids.
+fn is_token(s: &str) -> bool {
+    (8..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The id a visitor's browser keeps so that a reload finds the same dialog.
 /// Chosen by the client or the server; 8 to 64 characters of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,10 +102,7 @@ impl GuestId {
 
     /// Validates a client-supplied guest id.
     pub fn parse(s: &str) -> Option<Self> {
-        let ok = (8..=64).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(s.to_owned()))
+        is_token(s).then(|| Self(s.to_owned()))
     }
 
     /// The id as text.

@@ -18,6 +18,6 @@ pub use close_code::{CloseCode, ReconnectPolicy};
 pub use error_code::ErrorCode;
 pub use event::{DialogStatus, Event, EventPayload, Message, OperatorRef, Sender};
 pub use frame::{ClientFrame, Reader, ServerFrame, TypingActor, TypingState};
-pub use ids::{AssistantId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq};
+pub use ids::{AssistantId, ClientId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq};
 pub use kind::ConnectionKind;
 pub use view::{DialogSummary, DialogView, MessagePreview};

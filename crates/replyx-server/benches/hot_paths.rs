@@ -90,7 +90,7 @@ fn hub_deliver(c: &mut Criterion) {
                 } else {
                     ConnectionKind::Admin
                 };
-                hub.register(kind, Some(dialog)).unwrap()
+                hub.register(kind, Some(dialog), None).unwrap()
             })
             .collect();
         let stored = Arc::new(event(dialog, 1));

@@ -20,6 +20,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// A function that wraps a part of the server.
+pub type Wrap<T> = Box<dyn FnOnce(Arc<T>) -> Arc<T> + Send>;
+
+/// Seams where tests break the server on purpose: each wraps (or replaces) a part the
+/// settings imply, before anything uses it. Production builds leave them empty.
+#[derive(Default)]
+pub struct Seams {
+    /// Wraps the store every part of the server uses (the bus's change feed included);
+    /// the canary's peer-origin writer shares the database but not the wrapper.
+    pub store: Option<Wrap<dyn Store>>,
+    /// Wraps or replaces the bus (already started); the hub attaches to what it
+    /// returns.
+    pub bus: Option<Wrap<dyn Bus>>,
+}
+
 /// A built server: state plus a bound listener.
 pub struct App {
     /// The state handlers share.
@@ -75,26 +90,30 @@ impl App {
         settings: Settings,
         listener: TcpListener,
     ) -> anyhow::Result<App> {
-        Self::build_with(settings, listener, None).await
+        Self::build_with(settings, listener, Seams::default()).await
     }
 
-    /// As `build_with_listener`, with a bus chosen by the caller instead of the one the
-    /// settings imply (tests use it to break delivery on purpose).
+    /// As `build_with_listener`, with test seams (faults injected on purpose).
     ///
     /// # Errors
     /// Store or secret failures.
     pub async fn build_with(
         settings: Settings,
         listener: TcpListener,
-        bus_override: Option<Arc<dyn Bus>>,
+        seams: Seams,
     ) -> anyhow::Result<App> {
         let origin = uuid::Uuid::new_v4().to_string();
-        let store: Arc<dyn Store> = Arc::new(open_store(&settings.database_url, &origin).await?);
+        let sqlite = open_store(&settings.database_url, &origin).await?;
+        // The canary writes as a peer process would, so that its round trip crosses
+        // the path other processes' events take (see `canary`).
+        let canary_peer: Arc<dyn Store> = Arc::new(sqlite.with_origin(&format!("{origin}/canary")));
+        let mut store: Arc<dyn Store> = Arc::new(sqlite);
+        if let Some(wrap) = seams.store {
+            store = wrap(store);
+        }
         let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
         let lifecycle = Lifecycle::new();
-        let bus: Arc<dyn Bus> = if let Some(bus) = bus_override {
-            bus
-        } else if settings.data_dir().is_some() {
+        let mut bus: Arc<dyn Bus> = if settings.data_dir().is_some() {
             // A database file may be shared by other processes (a blue-green pair):
             // read their changes from it, or their events would never reach us.
             let bus = StoreWatchBus::new(store.clone(), settings.bus_poll_interval);
@@ -105,6 +124,9 @@ impl App {
         } else {
             Arc::new(LocalBus::new())
         };
+        if let Some(wrap) = seams.bus {
+            bus = wrap(bus);
+        }
         let metrics = Metrics::new();
         let limits = &settings.limits;
         let hub = Hub::new(
@@ -132,7 +154,7 @@ impl App {
         });
         spawn_limiter_cleanup(&state);
         crate::inbox_feed::start(&state);
-        crate::canary::start(&state);
+        crate::canary::start(&state, canary_peer);
         Ok(App { state, listener })
     }
 

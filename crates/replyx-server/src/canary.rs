@@ -1,16 +1,21 @@
-//! The canary: every `REPLYX_CANARY_INTERVAL` the server stores an internal note in its
-//! own canary dialog, publishes it like any event, and checks that it comes back through
-//! the bus and the hub to its own subscriber. A silent widget — sockets open, nothing
-//! arriving — shows up here first: `/health/websocket` turns `degraded` and
-//! `replyx_canary_age_seconds` grows.
+//! The canary: every `REPLYX_CANARY_INTERVAL` the server stores an internal note in the
+//! canary dialog *as a peer process would* (through a store handle with its own origin,
+//! `SqliteStore::with_origin`), sends it on the bus's round trip
+//! (`Bus::publish_round_trip`), and checks that it comes back through the bus and the
+//! hub to its own subscriber. On the store-watching bus the note therefore returns only
+//! through the change feed poll, the path every other process's events take: a dead or
+//! stuck poll loop, or any break of the cross-process path, fails the round. A silent
+//! widget — sockets open, nothing arriving — shows up here first: `/health/websocket`
+//! turns `degraded` and `replyx_canary_age_seconds` grows.
+//!
+//! Until its first round trip succeeds the canary says `starting`, never `healthy`.
 //!
 //! The canary dialog belongs to an assistant named [`CANARY_ASSISTANT`]; it is left out
 //! of the operators' inbox, and only its newest events are kept.
 
-use crate::dialog_service;
 use crate::hub::{Outbound, Subscription};
 use crate::state::AppState;
-use replyx_core::{NewAssistant, NewMessage};
+use replyx_core::{NewAssistant, NewMessage, Store};
 use replyx_protocol::{AssistantId, DialogId, EventPayload, GuestId, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,16 +26,41 @@ const CANARY_GUEST: &str = "replyx-canary-dialog";
 /// Canary events kept in the store.
 const KEEP_EVENTS: u32 = 100;
 
+/// What the canary says about delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Off (`REPLYX_CANARY_INTERVAL=0s`): it says nothing.
+    Off,
+    /// No round has succeeded yet, and it is not late.
+    Starting,
+    /// The last round succeeded, recently enough.
+    Healthy,
+    /// The last round failed, or no round succeeded for too long.
+    Degraded(String),
+}
+
 /// What the canary last saw; shared with the health endpoint.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Canary {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     assistant: OnceLock<AssistantId>,
+    started: Instant,
     last: Mutex<Option<Result<Instant, String>>>,
+}
+
+impl Default for Canary {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                assistant: OnceLock::new(),
+                started: Instant::now(),
+                last: Mutex::new(None),
+            }),
+        }
+    }
 }
 
 impl Canary {
@@ -39,19 +69,23 @@ impl Canary {
         self.inner.assistant.get().copied()
     }
 
-    /// `Some(reason)` when the canary is failing: its last round failed, or no round has
-    /// succeeded within `stale` (three intervals).
-    pub fn problem(&self, enabled: bool, stale: Duration) -> Option<String> {
+    /// The verdict: `stale` (three intervals) is how long the canary may go without a
+    /// good round trip, counted from start while it has had none.
+    pub fn verdict(&self, enabled: bool, stale: Duration) -> Verdict {
         if !enabled {
-            return None;
+            return Verdict::Off;
         }
         match &*self.inner.last.lock().unwrap_or_else(|p| p.into_inner()) {
-            None => None,
-            Some(Err(reason)) => Some(reason.clone()),
+            Some(Err(reason)) => Verdict::Degraded(reason.clone()),
             Some(Ok(at)) if at.elapsed() > stale => {
-                Some(format!("no good round trip for {:?}", at.elapsed()))
+                Verdict::Degraded(format!("no good round trip for {:?}", at.elapsed()))
             }
-            Some(Ok(_)) => None,
+            Some(Ok(_)) => Verdict::Healthy,
+            None if self.inner.started.elapsed() > stale => Verdict::Degraded(format!(
+                "no round trip has succeeded since the start, {:?} ago",
+                self.inner.started.elapsed()
+            )),
+            None => Verdict::Starting,
         }
     }
 
@@ -60,8 +94,9 @@ impl Canary {
     }
 }
 
-/// Starts the canary loop, unless its interval is zero.
-pub fn start(state: &AppState) {
+/// Starts the canary loop, unless its interval is zero. `peer` writes to the same
+/// store as the server under another origin.
+pub fn start(state: &AppState, peer: Arc<dyn Store>) {
     let interval = state.settings.canary_interval;
     if interval.is_zero() {
         return;
@@ -69,25 +104,30 @@ pub fn start(state: &AppState) {
     let task_state = state.clone();
     let stop = state.lifecycle.stop_token();
     state.lifecycle.spawn(async move {
-        let (dialog, mut sub) = match setup(&task_state).await {
-            Ok(parts) => parts,
-            Err(e) => {
-                tracing::error!(error = %e, "canary setup failed");
-                task_state.canary.record(Err(format!("setup failed: {e}")));
-                return;
-            }
-        };
         let mut tick = tokio::time::interval(interval);
+        let mut set_up: Option<(DialogId, Subscription)> = None;
         let mut rounds: u64 = 0;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            round(&task_state, dialog, &mut sub).await;
+            if set_up.is_none() {
+                match setup(&task_state).await {
+                    Ok(parts) => set_up = Some(parts),
+                    Err(e) => {
+                        fail(&task_state, format!("setup failed: {e}"));
+                        continue;
+                    }
+                }
+            }
+            let Some((dialog, sub)) = set_up.as_mut() else {
+                continue;
+            };
+            round(&task_state, peer.as_ref(), *dialog, sub).await;
             rounds += 1;
             if rounds.is_multiple_of(u64::from(KEEP_EVENTS)) {
-                if let Err(e) = task_state.store.trim_events(dialog, KEEP_EVENTS).await {
+                if let Err(e) = task_state.store.trim_events(*dialog, KEEP_EVENTS).await {
                     tracing::warn!(error = %e, "trimming the canary dialog failed");
                 }
             }
@@ -118,23 +158,21 @@ async fn setup(state: &AppState) -> anyhow::Result<(DialogId, Subscription)> {
     Ok((dialog.id, state.hub.register_internal(dialog.id)))
 }
 
-async fn round(state: &AppState, dialog: DialogId, sub: &mut Subscription) {
+async fn round(state: &AppState, peer: &dyn Store, dialog: DialogId, sub: &mut Subscription) {
     let started = Instant::now();
     let nonce = format!("canary {}", uuid::Uuid::new_v4());
     let message = NewMessage {
-        dialog_id: dialog,
         sender: Sender::System,
-        text: nonce.clone(),
-        client_msg_id: None,
-        operator: None,
         internal: true,
-        require_status: None,
+        ..NewMessage::visitor(dialog, nonce.clone())
     };
-    let stored = match state.store.append_message(message).await {
+    let stored = match peer.append_message(message).await {
         Ok(appended) => appended.event,
         Err(e) => return fail(state, format!("store: {e}")),
     };
-    dialog_service::publish_events(state, std::slice::from_ref(&stored)).await;
+    if let Err(e) = state.bus.publish_round_trip(Arc::new(stored)).await {
+        return fail(state, format!("bus: {e}"));
+    }
     let timeout = state.settings.canary_timeout;
     let came_back = tokio::time::timeout(timeout, async {
         while let Some(item) = sub.recv().await {

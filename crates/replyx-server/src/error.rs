@@ -16,7 +16,7 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable detail; never internal details for 500s.
     pub message: String,
-    /// Seconds for `Retry-After`, on 429.
+    /// Seconds for `Retry-After`, on 429 and 503.
     pub retry_after: Option<u64>,
 }
 
@@ -97,6 +97,16 @@ impl From<StoreError> for ApiError {
                     "this action does not apply to the dialog's current status",
                 ),
             },
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        ErrorCode::Unavailable,
+                        "the store is unavailable; retry (with the same client_msg_id)",
+                    )
+                }
+            }
             StoreError::Backend(cause) => ApiError::internal(cause),
         }
     }

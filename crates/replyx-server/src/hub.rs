@@ -17,7 +17,7 @@ pub use subscription::Subscription;
 use crate::metrics::Metrics;
 use registry::Registry;
 use replyx_core::{BusMessage, BusSink};
-use replyx_protocol::{CloseCode, ConnectionKind, DialogId};
+use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,16 +66,19 @@ impl Hub {
     ///
     /// # Errors
     /// A per-dialog or per-process limit is reached (close with 1013).
+    /// A connection carrying the `client` id of one already registered on the same
+    /// dialog replaces it (see `Registry::insert`).
     pub fn register(
         &self,
         kind: ConnectionKind,
         dialog: Option<DialogId>,
+        client: Option<ClientId>,
     ) -> Result<Subscription, RegisterError> {
         let (tx, rx) = tokio::sync::mpsc::channel(self.inner.limits.outbox);
         let closer = Closer::new();
-        let id = self
-            .registry()
-            .insert(kind, dialog, tx, closer.clone(), &self.inner.limits)?;
+        let id =
+            self.registry()
+                .insert(kind, dialog, client, tx, closer.clone(), &self.inner.limits)?;
         self.inner.metrics.connection_opened(kind);
         Ok(Subscription::new(
             self.clone(),
@@ -229,7 +232,9 @@ mod tests {
     async fn a_full_outbox_asks_its_connection_to_close_with_1013() {
         let hub = hub(2, 5);
         let dialog = DialogId::new();
-        let mut slow = hub.register(ConnectionKind::Widget, Some(dialog)).unwrap();
+        let mut slow = hub
+            .register(ConnectionKind::Widget, Some(dialog), None)
+            .unwrap();
         for seq in 1..=3 {
             hub.deliver(event(dialog, seq, false));
         }
@@ -249,10 +254,14 @@ mod tests {
     async fn delivery_follows_the_audience_rule_per_kind() {
         let hub = hub(8, 5);
         let dialog = DialogId::new();
-        let mut admin = hub.register(ConnectionKind::Admin, Some(dialog)).unwrap();
-        let mut site = hub.register(ConnectionKind::Site, Some(dialog)).unwrap();
+        let mut admin = hub
+            .register(ConnectionKind::Admin, Some(dialog), None)
+            .unwrap();
+        let mut site = hub
+            .register(ConnectionKind::Site, Some(dialog), None)
+            .unwrap();
         let other_dialog = hub
-            .register(ConnectionKind::Widget, Some(DialogId::new()))
+            .register(ConnectionKind::Widget, Some(DialogId::new()), None)
             .unwrap();
         hub.deliver(event(dialog, 1, true));
         let typing = SignalBody::Typing {
@@ -277,19 +286,48 @@ mod tests {
     async fn dropping_a_subscription_unregisters_it_and_limits_count_per_class() {
         let hub = hub(8, 1);
         let dialog = DialogId::new();
-        let widget = hub.register(ConnectionKind::Widget, Some(dialog)).unwrap();
+        let widget = hub
+            .register(ConnectionKind::Widget, Some(dialog), None)
+            .unwrap();
         assert_eq!(
-            hub.register(ConnectionKind::Site, Some(dialog)).err(),
+            hub.register(ConnectionKind::Site, Some(dialog), None).err(),
             Some(RegisterError::DialogFull)
         );
         let admin = hub
-            .register(ConnectionKind::Admin, Some(dialog))
+            .register(ConnectionKind::Admin, Some(dialog), None)
             .expect("admins do not count against visitors");
         assert_eq!(hub.counts().active, [1, 0, 1]);
         assert_eq!(hub.counts().dialogs, [1, 0, 1]);
         drop(widget);
         drop(admin);
         assert_eq!(hub.counts(), HubCounts::default());
-        assert!(hub.register(ConnectionKind::Site, Some(dialog)).is_ok());
+        assert!(hub
+            .register(ConnectionKind::Site, Some(dialog), None)
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_with_the_same_client_id_replaces_the_held_socket_with_4009() {
+        let hub = hub(8, 1);
+        let dialog = DialogId::new();
+        let tab = ClientId::parse("tab-0000aaaa").unwrap();
+        let old = hub
+            .register(ConnectionKind::Widget, Some(dialog), Some(tab.clone()))
+            .unwrap();
+        let other_tab = ClientId::parse("tab-0000bbbb").unwrap();
+        assert_eq!(
+            hub.register(ConnectionKind::Widget, Some(dialog), Some(other_tab))
+                .err(),
+            Some(RegisterError::DialogFull),
+            "another client is still held to the limit"
+        );
+        let new = hub
+            .register(ConnectionKind::Widget, Some(dialog), Some(tab.clone()))
+            .expect("the same client is not refused its own reconnect");
+        assert_eq!(old.closer().code(), Some(CloseCode::Replaced));
+        assert_eq!(new.closer().code(), None);
+        let as_admin = hub.register(ConnectionKind::Admin, Some(dialog), Some(tab));
+        assert!(as_admin.is_ok(), "another kind is another connection");
+        assert_eq!(new.closer().code(), None);
     }
 }

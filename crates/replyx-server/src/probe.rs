@@ -81,6 +81,31 @@ pub async fn run(
     report
 }
 
+/// How long the probe waits for a process whose canary has not finished its first
+/// round (`starting`) to say `healthy` or `degraded`.
+const STARTING_PATIENCE: Duration = Duration::from_secs(15);
+
+/// `/health/websocket`, asked again while it says `starting` (a process that has not
+/// yet proven delivery is neither healthy nor broken), for up to `STARTING_PATIENCE`.
+async fn settled_health(http: &reqwest::Client, base: &str) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + STARTING_PATIENCE;
+    loop {
+        let health: Value = http
+            .get(format!("{base}/health/websocket"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if health["status"] != "starting" || tokio::time::Instant::now() >= deadline {
+            return Ok(health);
+        }
+        // Polling pace: the canary's round is the server's own clock, with no event
+        // for the probe to await.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn pass(report: &mut Report, name: &'static str, detail: String) {
     report.checks.push(Check {
         name,
@@ -99,13 +124,7 @@ async fn steps(
         .timeout(Duration::from_secs(10))
         .build()?;
 
-    let health: Value = http
-        .get(format!("{base}/health/websocket"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let health = settled_health(&http, base).await?;
     let status = health["status"].as_str().unwrap_or("unknown");
     anyhow::ensure!(
         status == "healthy",

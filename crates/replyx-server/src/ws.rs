@@ -16,7 +16,7 @@ use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use replyx_protocol::{CloseCode, ConnectionKind, DialogId, Seq};
+use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId, Seq};
 use session::SessionContext;
 use std::net::SocketAddr;
 
@@ -62,6 +62,16 @@ fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
             .parse::<u64>()
             .map(|n| Some(Seq(n)))
             .map_err(|_| CloseCode::PolicyViolation),
+    }
+}
+
+/// Parses `client_id` (malformed: 1008).
+fn client_id(query: Option<&str>) -> Result<Option<ClientId>, CloseCode> {
+    match query_param(query, "client_id") {
+        None => Ok(None),
+        Some(s) => ClientId::parse(&s)
+            .map(Some)
+            .ok_or(CloseCode::PolicyViolation),
     }
 }
 

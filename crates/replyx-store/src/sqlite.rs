@@ -29,6 +29,9 @@ use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long readiness waits for the writer to show it can write.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The SQLite store. Cloning shares the pools.
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -105,6 +108,18 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// The same database, written under another origin: what it appends and signals
+    /// appears in this store's change feed like another process's rows. The delivery
+    /// canary writes through one, so that its round trip crosses the change feed every
+    /// other process relies on. It has its own writer task on the shared connection.
+    pub fn with_origin(&self, origin: &str) -> SqliteStore {
+        SqliteStore {
+            appends: group_commit::GroupCommit::start(self.write.clone(), origin.to_owned()),
+            origin: origin.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// Applies pending migrations (idempotent).
     ///
     /// # Errors
@@ -134,12 +149,28 @@ impl SqliteStore {
     }
 }
 
-/// Maps a database error, recognizing unique violations as conflicts.
+/// Maps a database error: unique violations are conflicts; a busy or locked database,
+/// a pool that timed out or closed, and I/O failures are `Unavailable` (a later try
+/// may succeed); the rest is `Backend`.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            return StoreError::Conflict(db.message().to_owned());
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            return StoreError::Conflict(db.message().to_owned())
         }
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+        sqlx::Error::Database(db)
+            if db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 5 | 6)) =>
+        {
+            return StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_) => return StoreError::Unavailable(e.to_string()),
+        _ => {}
     }
     StoreError::Backend(e.to_string())
 }
@@ -151,7 +182,12 @@ impl Store for SqliteStore {
             .execute(&self.read)
             .await
             .map_err(backend)?;
-        Ok(())
+        match tokio::time::timeout(PING_TIMEOUT, self.appends.ping()).await {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the writer did not take the write lock within {PING_TIMEOUT:?}"
+            ))),
+        }
     }
 
     async fn create_operator(&self, new: NewOperator) -> Result<Operator, StoreError> {

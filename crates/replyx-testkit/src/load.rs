@@ -5,6 +5,7 @@
 //! log: nothing may be missing or repeated. Optionally, a reconnect storm
 //! (`storm`) drops every socket at once in the middle of the run.
 
+mod audit;
 mod pair;
 mod report;
 mod sent;

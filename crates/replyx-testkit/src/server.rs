@@ -1,6 +1,6 @@
 //! `TestServer`: the real application in-process on 127.0.0.1:0.
 
-use replyx_server::app::App;
+use replyx_server::app::{App, Seams};
 use replyx_server::config::{ServeOptions, Settings};
 use replyx_server::state::AppState;
 use std::net::SocketAddr;
@@ -22,8 +22,8 @@ pub struct TestOptions {
     pub dir: Option<Arc<TempDir>>,
     /// Adjusts settings before start.
     pub options: ServeOptions,
-    /// Replaces the bus the settings imply (to break delivery on purpose).
-    pub bus: Option<Arc<dyn replyx_core::Bus>>,
+    /// Wraps the store or the bus to break them on purpose (see `faults`).
+    pub seams: Seams,
 }
 
 /// A running in-process server.
@@ -63,7 +63,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("port 0");
-        let app = App::build_with(settings, listener, opts.bus)
+        let app = App::build_with(settings, listener, opts.seams)
             .await
             .expect("server builds");
         let addr = app.local_addr().expect("bound");

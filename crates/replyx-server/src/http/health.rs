@@ -1,6 +1,7 @@
 //! Health and metrics: liveness, readiness (draining, store and bus checked),
 //! per-kind socket counts, and the Prometheus exposition.
 
+use crate::canary::Verdict;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -8,14 +9,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use replyx_protocol::ConnectionKind;
 use serde_json::json;
+use std::time::Duration;
 
 /// `GET /health`: the process runs.
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /health/ready`: 200 when accepting connections; 503 while draining or when the
-/// store or bus does not answer.
+/// How long readiness waits for the store and the bus to answer.
+const READY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `GET /health/ready`: 200 when accepting connections; 503 while draining, and when
+/// the store cannot be read, its writer cannot write (dead, or stuck behind another
+/// writer's lock), or the bus is not delivering (its poll loop failing, stopped or
+/// stuck). Each check is bounded: a hung dependency answers 503, not nothing.
 pub async fn ready(State(state): State<AppState>) -> Response {
     if state.lifecycle.is_draining() {
         return (
@@ -24,9 +31,16 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         )
             .into_response();
     }
-    let store = state.store.ping().await.map_err(|e| e.to_string());
-    let bus = state.bus.health().await;
-    match (store, bus) {
+    let bounded = |what: &'static str, r: Result<Result<(), String>, _>| {
+        r.unwrap_or_else(|_| Err(format!("{what} did not answer within {READY_TIMEOUT:?}")))
+    };
+    let (store, bus) = tokio::join!(
+        tokio::time::timeout(READY_TIMEOUT, async {
+            state.store.ping().await.map_err(|e| e.to_string())
+        }),
+        tokio::time::timeout(READY_TIMEOUT, state.bus.health()),
+    );
+    match (bounded("the store", store), bounded("the bus", bus)) {
         (Ok(()), Ok(())) => Json(json!({"status": "ready"})).into_response(),
         (store, bus) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -40,15 +54,18 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /health/websocket`: open sockets and dialogs with sockets, per kind.
+/// `GET /health/websocket`: open sockets and dialogs with sockets, per kind, and the
+/// canary's verdict: `starting` until its first round trip, then `healthy` or
+/// `degraded`; `draining` during shutdown.
 pub async fn websocket(State(state): State<AppState>) -> Json<serde_json::Value> {
     let counts = state.hub.counts();
     let interval = state.settings.canary_interval;
-    let problem = state.canary.problem(!interval.is_zero(), interval * 3);
-    let status = match (state.lifecycle.is_draining(), &problem) {
-        (true, _) => "draining",
-        (false, Some(_)) => "degraded",
-        (false, None) => "healthy",
+    let verdict = state.canary.verdict(!interval.is_zero(), interval * 3);
+    let (status, problem) = match (state.lifecycle.is_draining(), verdict) {
+        (true, _) => ("draining", None),
+        (false, Verdict::Degraded(reason)) => ("degraded", Some(reason)),
+        (false, Verdict::Starting) => ("starting", None),
+        (false, Verdict::Healthy | Verdict::Off) => ("healthy", None),
     };
     let mut body = json!({
         "status": status,

@@ -4,6 +4,7 @@
 use super::fanout::Outbound;
 use super::HubLimits;
 use replyx_core::may_receive;
+use replyx_protocol::ClientId;
 use replyx_protocol::{CloseCode, ConnectionId, ConnectionKind, DialogId};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -83,6 +84,8 @@ fn index(kind: ConnectionKind) -> usize {
 struct Conn {
     id: ConnectionId,
     kind: ConnectionKind,
+    /// The client's own id for its logical connection (`client_id`), if it sent one.
+    client: Option<ClientId>,
     tx: Sender<Outbound>,
     closer: Closer,
     /// The server's own subscriber (the canary): not a socket, so not counted, not
@@ -108,6 +111,7 @@ impl Registry {
         let conn = Conn {
             id,
             kind: ConnectionKind::Admin,
+            client: None,
             tx,
             closer,
             internal: true,
@@ -116,56 +120,68 @@ impl Registry {
         id
     }
 
+    /// Registers a connection. A connection of the same kind and `client` already on
+    /// the same dialog (or the inbox) is replaced: asked to close with 4009, and not
+    /// counted against the limits, so a client whose old socket the server still holds
+    /// (a link that died without a close) is never refused its own reconnect.
     pub(crate) fn insert(
         &mut self,
         kind: ConnectionKind,
         dialog: Option<DialogId>,
+        client: Option<ClientId>,
         tx: Sender<Outbound>,
         closer: Closer,
         limits: &HubLimits,
     ) -> Result<ConnectionId, RegisterError> {
-        if self.active.iter().sum::<usize>() >= limits.total {
+        let list = match dialog {
+            None => &self.inbox,
+            Some(d) => self.dialogs.get(&d).map(Vec::as_slice).unwrap_or(&[]),
+        };
+        let replaced = client.as_ref().and_then(|c| {
+            list.iter()
+                .find(|x| {
+                    !x.internal
+                        && x.kind == kind
+                        && x.client.as_ref() == Some(c)
+                        && x.closer.code().is_none()
+                })
+                .map(|x| x.closer.clone())
+        });
+        let replacing = usize::from(replaced.is_some());
+        if self.active.iter().sum::<usize>() - replacing >= limits.total {
             return Err(RegisterError::ProcessFull);
+        }
+        if dialog.is_some() {
+            let (limit, same_class) = if kind.is_visitor() {
+                (
+                    limits.visitor_per_dialog,
+                    visitor_class as fn(&Conn) -> bool,
+                )
+            } else {
+                (limits.admin_per_dialog, admin_class as fn(&Conn) -> bool)
+            };
+            let held = list.iter().filter(|c| same_class(c)).count();
+            if held - replacing >= limit {
+                return Err(RegisterError::DialogFull);
+            }
         }
         let id = ConnectionId::new();
         let conn = Conn {
             id,
             kind,
+            client,
             tx,
             closer,
             internal: false,
         };
         match dialog {
             None => self.inbox.push(conn),
-            Some(dialog) => {
-                let conns = self.dialogs.entry(dialog).or_default();
-                let (same_class, limit) = if kind.is_visitor() {
-                    (
-                        conns
-                            .iter()
-                            .filter(|c| !c.internal && c.kind.is_visitor())
-                            .count(),
-                        limits.visitor_per_dialog,
-                    )
-                } else {
-                    (
-                        conns
-                            .iter()
-                            .filter(|c| !c.internal && !c.kind.is_visitor())
-                            .count(),
-                        limits.admin_per_dialog,
-                    )
-                };
-                if same_class >= limit {
-                    if conns.is_empty() {
-                        self.dialogs.remove(&dialog);
-                    }
-                    return Err(RegisterError::DialogFull);
-                }
-                conns.push(conn);
-            }
+            Some(d) => self.dialogs.entry(d).or_default().push(conn),
         }
         self.active[index(kind)] += 1;
+        if let Some(old) = replaced {
+            old.close(CloseCode::Replaced);
+        }
         Ok(id)
     }
 
@@ -213,7 +229,6 @@ impl Registry {
             .flatten()
             .chain(self.inbox.iter())
             .filter(|c| !c.internal)
-            .filter(|c| !c.internal)
             .map(|c| c.closer.clone())
             .collect()
     }
@@ -243,6 +258,14 @@ impl Registry {
         }
         slow
     }
+}
+
+fn visitor_class(c: &Conn) -> bool {
+    !c.internal && c.kind.is_visitor()
+}
+
+fn admin_class(c: &Conn) -> bool {
+    !c.internal && !c.kind.is_visitor()
 }
 
 fn offer(conn: &Conn, outbound: Outbound, slow: &mut Vec<ConnectionKind>) {

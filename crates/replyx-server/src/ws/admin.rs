@@ -41,11 +41,13 @@ pub async fn upgrade(
         let expires_at = operator_expiry(&state, &uri, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
+        let client_id = super::client_id(uri.query())?;
         super::load_dialog(&state, dialog_id).await?;
         Ok(SessionContext {
             kind: ConnectionKind::Admin,
             dialog_id: Some(dialog_id),
             since,
+            client_id,
             expires_at: Some(expires_at),
         })
     }

@@ -24,6 +24,7 @@ pub async fn upgrade(
             kind: ConnectionKind::Admin,
             dialog_id: None,
             since: None,
+            client_id: super::client_id(uri.query())?,
             expires_at: Some(expires_at),
         })
     });

@@ -17,7 +17,7 @@ mod outgoing;
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use replyx_core::Stream;
-use replyx_protocol::{CloseCode, ConnectionKind, DialogId, Seq};
+use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId, Seq};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -35,6 +35,8 @@ pub struct SessionContext {
     pub dialog_id: Option<DialogId>,
     /// The client's last seen seq.
     pub since: Option<Seq>,
+    /// The client's id for this logical connection: replaces a socket held for it.
+    pub client_id: Option<ClientId>,
     /// When the credentials expire (unix seconds), for operator sockets.
     pub expires_at: Option<u64>,
 }
@@ -68,7 +70,10 @@ pub async fn refuse(socket: WebSocket, state: &AppState, code: CloseCode) {
 
 /// Runs an accepted connection to its end.
 pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
-    let mut sub = match state.hub.register(ctx.kind, ctx.dialog_id) {
+    let mut sub = match state
+        .hub
+        .register(ctx.kind, ctx.dialog_id, ctx.client_id.clone())
+    {
         Ok(sub) => sub,
         Err(e) => {
             tracing::debug!(kind = %ctx.kind, error = ?e, "connection limit reached");

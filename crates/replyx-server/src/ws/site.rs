@@ -26,6 +26,7 @@ pub async fn upgrade(
         super::admit(&state, peer, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
+        let client_id = super::client_id(uri.query())?;
         let site = query_param(uri.query(), "site_token")
             .and_then(|t| state.tokens.verify_site(&t).ok())
             .ok_or(CloseCode::AuthFailed)?;
@@ -47,6 +48,7 @@ pub async fn upgrade(
             kind: ConnectionKind::Site,
             dialog_id: Some(dialog_id),
             since,
+            client_id,
             expires_at: None,
         })
     }

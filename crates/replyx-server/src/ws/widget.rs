@@ -24,6 +24,7 @@ pub async fn upgrade(
         super::admit(&state, peer, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
+        let client_id = super::client_id(uri.query())?;
         let assistant_id: AssistantId = query_param(uri.query(), "assistant_id")
             .and_then(|a| a.parse().ok())
             .ok_or(CloseCode::NotFound)?;
@@ -36,6 +37,7 @@ pub async fn upgrade(
             kind: ConnectionKind::Widget,
             dialog_id: Some(dialog_id),
             since,
+            client_id,
             expires_at: None,
         })
     }

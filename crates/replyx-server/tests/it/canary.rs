@@ -1,9 +1,14 @@
-//! The canary notices when delivery breaks, and reports it in `/health/websocket` and the
-//! metrics; while delivery works it stays healthy and out of the operators' inbox.
+//! The canary notices when delivery breaks — the bus deaf, the change feed that other
+//! processes' events come through stuck or dead — and reports it in `/health/websocket`
+//! and the metrics; readiness notices a stuck or dead poll loop too. While delivery
+//! works the canary stays healthy and out of the operators' inbox, and before its first
+//! round trip it says `starting`, never `healthy`.
 
 use replyx_core::{Bus, BusMessage, BusSink};
+use replyx_server::app::Seams;
 use replyx_server::config::ServeOptions;
-use replyx_testkit::{Api, Fixture, TestOptions, TestServer};
+use replyx_testkit::faults::{Fault, Faults};
+use replyx_testkit::{metric, Api, Fixture, TestOptions, TestServer};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,14 +59,6 @@ async fn eventually(api: &Api, path: &str, ok: impl Fn(&Value, &str) -> bool) ->
     panic!("condition not reached on {path}");
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn a_working_canary_keeps_the_server_healthy_and_out_of_the_inbox() {
     let server = TestServer::start_with(TestOptions {
@@ -77,6 +74,8 @@ async fn a_working_canary_keeps_the_server_healthy_and_out_of_the_inbox() {
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(metric(&metrics, "replyx_canary_failures_total"), 0.0);
     assert!(metric(&metrics, "replyx_canary_age_seconds") < 5.0);
+    let (status, ready) = fx.api.get("/health/ready", None).await;
+    assert_eq!(status, 200, "{ready}");
     let (_, list) = fx.api.get("/api/dialogs", Some(&fx.operator_token)).await;
     assert_eq!(
         list["dialogs"].as_array().unwrap().len(),
@@ -93,7 +92,10 @@ async fn a_working_canary_keeps_the_server_healthy_and_out_of_the_inbox() {
 async fn when_delivery_breaks_the_canary_reports_degraded() {
     let server = TestServer::start_with(TestOptions {
         options: fast_canary(),
-        bus: Some(Arc::new(DeafBus)),
+        seams: Seams {
+            bus: Some(Box::new(|_| Arc::new(DeafBus) as Arc<dyn Bus>)),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
@@ -113,4 +115,82 @@ async fn when_delivery_breaks_the_canary_reports_degraded() {
         metric(&metrics, "replyx_canary_last_success_timestamp_seconds"),
         0.0
     );
+}
+
+/// The path other processes' events take — the store's change feed, read by the
+/// store-watching bus's poll loop — is the one the canary's round trip crosses: when
+/// the poll hangs, the canary turns the server degraded and readiness turns 503.
+#[tokio::test]
+async fn a_stuck_change_feed_turns_the_canary_degraded_and_readiness_unavailable() {
+    let faults = Faults::default();
+    let server = TestServer::start_with(TestOptions {
+        options: fast_canary(),
+        seams: faults.seams(),
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(&server.base);
+    eventually(&api, "/health/websocket", |h, _| h["status"] == "healthy").await;
+    faults.store.changes(Fault::Hang);
+    let (health, _) = eventually(&api, "/health/websocket", |h, _| h["status"] == "degraded").await;
+    // Its round timed out, or no round came back within three intervals: either way.
+    let problem = health["canary"]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("not delivered") || problem.contains("no good round trip"),
+        "{health}"
+    );
+    // Readiness waits a little longer (a loaded machine may delay one poll): the loop
+    // has completed no poll for five seconds.
+    let (ready, _) = eventually(&api, "/health/ready", |r, _| r["status"] == "unavailable").await;
+    assert!(
+        ready["bus"]
+            .as_str()
+            .unwrap()
+            .contains("no change feed poll completed"),
+        "{ready}"
+    );
+    faults.store.changes(Fault::None);
+}
+
+/// A poll loop that died (here: a panic in the change feed) is reported by readiness
+/// at once, and by the canary.
+#[tokio::test]
+async fn a_dead_poll_loop_turns_readiness_unavailable_and_the_canary_degraded() {
+    let faults = Faults::default();
+    let server = TestServer::start_with(TestOptions {
+        options: fast_canary(),
+        seams: faults.seams(),
+        ..Default::default()
+    })
+    .await;
+    let api = Api::new(&server.base);
+    eventually(&api, "/health/websocket", |h, _| h["status"] == "healthy").await;
+    faults.store.changes(Fault::Panic);
+    let (ready, _) = eventually(&api, "/health/ready", |r, _| r["status"] == "unavailable").await;
+    assert!(
+        ready["bus"].as_str().unwrap().contains("stopped"),
+        "{ready}"
+    );
+    eventually(&api, "/health/websocket", |h, _| h["status"] == "degraded").await;
+}
+
+/// Before its first round trip has come back the canary has proven nothing: the
+/// server says `starting`, and the probe does not pass it as healthy.
+#[tokio::test]
+async fn before_its_first_round_trip_the_canary_says_starting_not_healthy() {
+    let faults = Faults::default();
+    faults.store.changes(Fault::Hang);
+    let server = TestServer::start_with(TestOptions {
+        options: ServeOptions {
+            canary_interval: Some(Duration::from_secs(60)),
+            canary_timeout: Some(Duration::from_secs(30)),
+            ..Default::default()
+        },
+        seams: faults.seams(),
+        ..Default::default()
+    })
+    .await;
+    let (_, health) = Api::new(&server.base).get("/health/websocket", None).await;
+    assert_eq!(health["status"], "starting", "{health}");
+    assert_eq!(health["canary"]["problem"], Value::Null);
 }

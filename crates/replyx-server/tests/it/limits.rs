@@ -137,3 +137,33 @@ async fn an_expired_operator_token_is_401_over_http_and_4001_over_websocket() {
         .expect_close(4001)
         .await;
 }
+
+/// A client that reconnects while the server still holds its old socket (the link
+/// died without a close) gets in even when that socket fills the dialog's limit: the
+/// old one, carrying the same `client_id`, is closed with 4009; a malformed id is 1008.
+#[tokio::test]
+async fn a_reconnect_with_the_same_client_id_replaces_the_held_socket_with_4009() {
+    let (server, fx) = server_with(ServeOptions {
+        max_visitor_connections_per_dialog: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let base = ws_base(&server);
+    let v = fx.open_widget(None).await;
+    let url = |client: &str| format!("{base}{}&client_id={client}", v.ws_path(&fx, None));
+    let mut old = WsClient::connect(&url("tab-0000aaaa"), None).await.unwrap();
+    old.handshake().await;
+    let mut stranger = WsClient::connect(&url("tab-0000bbbb"), None).await.unwrap();
+    stranger.expect_close(1013).await;
+
+    let mut new = WsClient::connect(&url("tab-0000aaaa"), None).await.unwrap();
+    new.handshake().await;
+    old.expect_close(4009).await;
+    let sent = fx
+        .operator_says(&v.dialog_id, "to the new socket", false)
+        .await;
+    assert_eq!(new.next_event().await["seq"], sent["seq"]);
+
+    let mut bad = WsClient::connect(&url("no"), None).await.unwrap();
+    bad.expect_close(1008).await;
+}

@@ -17,6 +17,7 @@ mod probe;
 mod resume;
 mod routing;
 mod settings;
+mod unavailable;
 mod visitors;
 
 use replyx_testkit::{Fixture, TestServer};

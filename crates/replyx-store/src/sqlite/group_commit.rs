@@ -28,45 +28,98 @@ struct Job {
     reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
+/// What the writer task is asked to do.
+enum Work {
+    /// Append a message in the next batch.
+    Append(Job),
+    /// Show that the writer is alive and can take the write lock (readiness).
+    Ping(oneshot::Sender<Result<(), StoreError>>),
+}
+
 /// The handle callers append through; cloning shares the one writer task, which ends
 /// when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Work>,
+    /// Only tests stop the writer this way (to show readiness notices a dead writer).
+    #[cfg_attr(not(test), allow(dead_code))]
+    writer: tokio::task::AbortHandle,
 }
 
 impl GroupCommit {
     /// Starts the writer task on the current tokio runtime.
     pub(crate) fn start(pool: SqlitePool, origin: String) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, origin, queue));
-        Self { jobs }
+        let writer = tokio::spawn(write_batches(pool, origin, queue)).abort_handle();
+        Self { jobs, writer }
     }
 
     /// Appends `message` in the next batch and returns once that batch committed.
     pub(crate) async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { message, reply })
-            .await
-            .map_err(|_| StoreError::Backend("the store's writer has stopped".into()))?;
+        self.send(Work::Append(Job { message, reply })).await?;
         answer
             .await
-            .map_err(|_| StoreError::Backend("the store's writer dropped an append".into()))?
+            .map_err(|_| StoreError::Unavailable("the store's writer dropped an append".into()))?
+    }
+
+    /// Returns once the writer task has taken this request from its queue (after the
+    /// appends before it) and taken and released the write lock: a dead writer, or
+    /// one stuck behind a lock another process holds, does not answer.
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Work::Ping(reply)).await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer dropped a ping".into()))?
+    }
+
+    async fn send(&self, work: Work) -> Result<(), StoreError> {
+        self.jobs
+            .send(work)
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))
+    }
+
+    /// Stops the writer task as a crash would (tests of readiness).
+    #[cfg(test)]
+    pub(crate) fn kill_writer(&self) {
+        self.writer.abort();
     }
 }
 
-async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiver<Job>) {
+async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiver<Work>) {
+    let mut work = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
-        let results = commit_batch(&pool, &origin, &messages).await;
-        for (job, result) in batch.drain(..).zip(results) {
-            // A caller that gave up (its request was cancelled) is no longer listening;
-            // its message is stored all the same, like any other committed append.
-            let _ = job.reply.send(result);
+    let mut pings = Vec::new();
+    while queue.recv_many(&mut work, MAX_BATCH).await > 0 {
+        for item in work.drain(..) {
+            match item {
+                Work::Append(job) => batch.push(job),
+                Work::Ping(reply) => pings.push(reply),
+            }
+        }
+        if !batch.is_empty() {
+            let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
+            let results = commit_batch(&pool, &origin, &messages).await;
+            for (job, result) in batch.drain(..).zip(results) {
+                // A caller that gave up (its request was cancelled) is no longer
+                // listening; its message is stored all the same, like any other
+                // committed append.
+                let _ = job.reply.send(result);
+            }
+        }
+        for reply in pings.drain(..) {
+            let _ = reply.send(take_write_lock(&pool).await);
         }
     }
+}
+
+/// Takes the write lock and gives it back at once.
+async fn take_write_lock(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    let tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+    tx.rollback().await.map_err(backend)
 }
 
 /// Appends `messages` in one transaction, falling back to one transaction each when
@@ -272,5 +325,45 @@ mod tests {
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
         assert_eq!(texts(&store, open).await.len(), 300);
+    }
+
+    #[tokio::test]
+    async fn ping_answers_only_while_the_writer_lives_and_can_take_the_write_lock() {
+        let (store, open, _closed, dir) = store_with_open_and_closed().await;
+        store.ping().await.expect("a working store is ready");
+
+        // Another process holds the write lock (a stuck peer on the same file).
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut peer = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut peer)
+            .await
+            .unwrap();
+        assert!(
+            matches!(store.ping().await, Err(StoreError::Unavailable(e)) if e.contains("write lock")),
+            "a writer that cannot write is not ready"
+        );
+        sqlx::query("ROLLBACK").execute(&mut peer).await.unwrap();
+        store
+            .ping()
+            .await
+            .expect("ready again once the lock is free");
+
+        store.appends.kill_writer();
+        // Refused at the queue ("stopped") or dropped with the task ("dropped"), as the
+        // abort lands before or after the ping is queued.
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(e)) if e.contains("stopped") || e.contains("dropped")
+        ));
+        assert!(
+            matches!(
+                store.append_message(msg(open, "after", None)).await,
+                Err(StoreError::Unavailable(_))
+            ),
+            "an append to a dead writer is refused as unavailable (503), not lost"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `replyx-load`: the lean load generator (see `replyx_testkit::load`). Prints a JSON
-//! report and exits non-zero when an event was lost or repeated, a send failed for good,
-//! or the connection success rate fell below `--min-success-rate`.
+//! report and exits non-zero, naming each reason, when an event was lost, repeated,
+//! reordered or misrouted, a dialog's log could not be audited, a send failed for good,
+//! nothing was audited, a reconnect storm did not drop and resume every socket, or the
+//! connection success rate fell below `--min-success-rate`.
 
 use clap::Parser;
 use replyx_testkit::load::{run_chat, ChatLoad, StormPlan};
@@ -75,12 +77,11 @@ async fn main() -> std::process::ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&report).expect("report serializes")
             );
-            if report.passed(args.min_success_rate) {
+            let failures = report.failures(args.min_success_rate);
+            if failures.is_empty() {
                 std::process::ExitCode::SUCCESS
             } else {
-                eprintln!(
-                    "replyx-load: the run lost, repeated or failed something (see the report)"
-                );
+                eprintln!("replyx-load: the run failed: {}", failures.join("; "));
                 std::process::ExitCode::FAILURE
             }
         }

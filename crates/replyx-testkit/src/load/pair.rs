@@ -2,6 +2,7 @@
 //! and a sender that alternates visitor and operator messages over HTTP, retrying a
 //! failed send with the same `client_msg_id` (so a retry can never duplicate).
 
+use super::audit::fetch_log;
 use super::report::Report;
 use super::sent::SentTimes;
 use super::stream::{Stream, StreamSetup};
@@ -65,6 +66,7 @@ impl Pair {
             source,
             storm: run.storm.clone(),
             sent: sent_times.clone(),
+            dialog: dialog.as_str().into(),
         };
         let ws = load.url.replacen("http", "ws", 1);
         let (ws_v, d_v, a, g) = (
@@ -132,47 +134,46 @@ impl Pair {
     ) {
         let mut stats = self.sender.await.unwrap_or_default();
         stats.sent += self.extra_sent.load(Ordering::SeqCst);
-        let (status, body) = api
-            .get(
-                &format!(
-                    "/api/dialogs/{}/events?since={}&limit=500",
-                    self.dialog, self.since
-                ),
-                Some(token),
-            )
-            .await;
-        let expected: Vec<u64> = if status == 200 {
-            body["events"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["seq"].as_u64())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let newest = expected.last().copied().unwrap_or(self.since);
-        let caught_up = async {
-            for stream in [&self.visitor, &self.operator] {
-                // The stream holds the sender, so this ends only by the seq or the timeout.
-                let _ = stream.last.subscribe().wait_for(|&s| s >= newest).await;
+        let expected = match fetch_log(api, token, &self.dialog, self.since).await {
+            Ok(log) => Some(log),
+            Err(e) => {
+                eprintln!("replyx-load: cannot audit: {e:#}");
+                None
             }
         };
-        let _ = tokio::time::timeout(settle, caught_up).await;
-        for stream in [self.visitor, self.operator] {
+        if let Some(expected) = &expected {
+            let newest = expected.last().map_or(self.since, |e| e.seq);
+            let caught_up = async {
+                for stream in [&self.visitor, &self.operator] {
+                    // The stream holds the sender, so this ends only by the seq or the
+                    // timeout.
+                    let _ = stream.last.subscribe().wait_for(|&s| s >= newest).await;
+                }
+            };
+            let _ = tokio::time::timeout(settle, caught_up).await;
+        }
+        for (stream, visitor) in [(self.visitor, true), (self.operator, false)] {
             stream.done.cancel();
             let _ = stream.task.await;
             let log = std::mem::take(&mut *stream.log.lock().expect("log"));
-            report.add_stream(&expected, log);
+            match &expected {
+                Some(expected) => report.add_stream(expected, visitor, log),
+                None => report.add_unaudited(log),
+            }
         }
-        report.add_log(expected.len());
-        if expected.len() as u64 != stats.sent {
-            eprintln!(
-                "dialog {}: {} acknowledged sends, {} events in the log (status {status})",
-                self.dialog,
-                stats.sent,
-                expected.len()
-            );
+        match &expected {
+            Some(expected) => {
+                report.add_log(expected.len());
+                if expected.len() as u64 != stats.sent {
+                    eprintln!(
+                        "dialog {}: {} acknowledged sends, {} events in the log",
+                        self.dialog,
+                        stats.sent,
+                        expected.len()
+                    );
+                }
+            }
+            None => report.add_unaudited_dialog(),
         }
         report.add_sends(stats);
     }

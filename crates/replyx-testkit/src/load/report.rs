@@ -1,5 +1,6 @@
 //! The load generator's report: the seq audit and the connection figures, as JSON.
 
+use super::audit::Logged;
 use super::pair::SendStats;
 use super::stream::StreamLog;
 use serde::Serialize;
@@ -31,6 +32,11 @@ pub struct Report {
     pub duplicated: u64,
     /// Events that arrived out of seq order.
     pub out_of_order: u64,
+    /// Events a socket received that belong to another dialog.
+    pub misrouted: u64,
+    /// Dialogs whose log could not be read, so their sockets were not audited (each
+    /// fails the run: an unread log must never read as "nothing lost").
+    pub unaudited_dialogs: u64,
     /// Connection attempts, and how many reached `replay.complete`.
     pub connect_attempts: u64,
     /// Successful connections.
@@ -80,14 +86,35 @@ impl Report {
         }
     }
 
-    pub(crate) fn add_stream(&mut self, expected: &[u64], log: StreamLog) {
+    /// Audits one socket's stream against its dialog's log: `visitor` sockets are
+    /// owed every event but internal notes.
+    pub(crate) fn add_stream(&mut self, expected: &[Logged], visitor: bool, log: StreamLog) {
         self.clients += 1;
+        let owed: Vec<u64> = expected
+            .iter()
+            .filter(|e| !(visitor && e.internal))
+            .map(|e| e.seq)
+            .collect();
         let received: HashSet<u64> = log.seqs.iter().copied().collect();
-        self.events_expected += expected.len() as u64;
-        self.events_delivered += expected.iter().filter(|s| received.contains(s)).count() as u64;
-        self.lost += expected.iter().filter(|s| !received.contains(s)).count() as u64;
+        self.events_expected += owed.len() as u64;
+        self.events_delivered += owed.iter().filter(|s| received.contains(s)).count() as u64;
+        self.lost += owed.iter().filter(|s| !received.contains(s)).count() as u64;
         self.duplicated += (log.seqs.len() - received.len()) as u64;
         self.out_of_order += log.seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
+        self.misrouted += log.misrouted;
+        self.add_connections(&log);
+        self.latencies.extend(log.latencies_ms);
+    }
+
+    /// A socket whose dialog's log could not be read: its connections count, its
+    /// stream is not audited, and the run fails.
+    pub(crate) fn add_unaudited(&mut self, log: StreamLog) {
+        self.clients += 1;
+        self.misrouted += log.misrouted;
+        self.add_connections(&log);
+    }
+
+    fn add_connections(&mut self, log: &StreamLog) {
         self.connect_attempts += log.attempts;
         self.connect_successes += log.successes;
         for (at, took) in &log.reconnects {
@@ -95,14 +122,17 @@ impl Report {
             self.max_reconnect_ms = self.max_reconnect_ms.max(*took);
             self.reconnect_times.push(*at);
         }
-        for code in log.closes {
-            *self.closes.entry(code).or_default() += 1;
+        for code in &log.closes {
+            *self.closes.entry(*code).or_default() += 1;
         }
-        self.latencies.extend(log.latencies_ms);
     }
 
     pub(crate) fn add_log(&mut self, events: usize) {
         self.events_in_log += events as u64;
+    }
+
+    pub(crate) fn add_unaudited_dialog(&mut self) {
+        self.unaudited_dialogs += 1;
     }
 
     pub(crate) fn add_sends(&mut self, stats: SendStats) {
@@ -114,8 +144,9 @@ impl Report {
 
     /// Computes the rates and percentiles once every stream is in.
     pub(crate) fn finish_figures(&mut self) {
+        // No attempt is no success: a run that never connected has a rate of 0.
         self.connect_success_rate = if self.connect_attempts == 0 {
-            1.0
+            0.0
         } else {
             self.connect_successes as f64 / self.connect_attempts as f64
         };
@@ -134,14 +165,51 @@ impl Report {
         self.post_ack_p99_ms = percentile(&self.acks, 0.99);
     }
 
-    /// Whether the run lost or repeated nothing and connected well enough.
+    /// Why the run failed, one reason per figure; empty when it lost, repeated and
+    /// misrouted nothing, audited every dialog, stored every message once and
+    /// connected well enough.
+    pub fn failures(&self, min_success_rate: f64) -> Vec<String> {
+        let mut why = Vec::new();
+        let mut zero = |name: &str, n: u64| {
+            if n > 0 {
+                why.push(format!("{name}: {n}"));
+            }
+        };
+        zero("lost", self.lost);
+        zero("duplicated", self.duplicated);
+        zero("out of order", self.out_of_order);
+        zero("misrouted", self.misrouted);
+        zero("unaudited dialogs", self.unaudited_dialogs);
+        zero("send failures", self.send_failures);
+        if self.events_in_log != self.messages_sent {
+            why.push(format!(
+                "{} events in the log for {} messages sent",
+                self.events_in_log, self.messages_sent
+            ));
+        }
+        if self.events_expected == 0 {
+            why.push("no event was audited".into());
+        }
+        if self.connect_success_rate < min_success_rate {
+            why.push(format!(
+                "connection success rate {:.4} < {min_success_rate}",
+                self.connect_success_rate
+            ));
+        }
+        if let Some(storm) = &self.storm {
+            if storm.sockets_dropped != self.clients || storm.sockets_resumed != self.clients {
+                why.push(format!(
+                    "storm: {} sockets dropped and {} resumed of {}",
+                    storm.sockets_dropped, storm.sockets_resumed, self.clients
+                ));
+            }
+        }
+        why
+    }
+
+    /// Whether [`Report::failures`] found nothing.
     pub fn passed(&self, min_success_rate: f64) -> bool {
-        self.lost == 0
-            && self.duplicated == 0
-            && self.out_of_order == 0
-            && self.send_failures == 0
-            && self.events_in_log == self.messages_sent
-            && self.connect_success_rate >= min_success_rate
+        self.failures(min_success_rate).is_empty()
     }
 }
 
@@ -151,4 +219,97 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
         .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
         .copied()
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Report, StreamLog};
+    use crate::load::audit::Logged;
+
+    fn log(seqs: &[u64], misrouted: u64) -> StreamLog {
+        StreamLog {
+            seqs: seqs.to_vec(),
+            misrouted,
+            attempts: 1,
+            successes: 1,
+            ..Default::default()
+        }
+    }
+
+    fn logged(seqs: &[u64]) -> Vec<Logged> {
+        seqs.iter()
+            .map(|&seq| Logged {
+                seq,
+                internal: false,
+            })
+            .collect()
+    }
+
+    fn audited(expected: &[Logged], visitor: bool, stream: StreamLog) -> Report {
+        let mut r = Report::default();
+        r.add_stream(expected, visitor, stream);
+        r.add_log(expected.len());
+        r.messages_sent = expected.len() as u64;
+        r.finish_figures();
+        r
+    }
+
+    #[test]
+    fn a_complete_stream_passes() {
+        let r = audited(&logged(&[1, 2, 3]), false, log(&[1, 2, 3], 0));
+        assert_eq!(r.failures(0.999), Vec::<String>::new());
+    }
+
+    /// Seq 2 of this dialog never came; another dialog's seq 2 did. Keyed by seq alone
+    /// the slot looked filled ("0 lost"); keyed by dialog it is one lost, one misrouted.
+    #[test]
+    fn a_misrouted_event_never_fills_the_slot_of_a_lost_one() {
+        // The stream recorded only its own dialog's seqs; the foreign one was counted.
+        let r = audited(&logged(&[1, 2]), false, log(&[1], 1));
+        assert_eq!((r.lost, r.misrouted), (1, 1));
+        assert!(!r.passed(0.0));
+    }
+
+    #[test]
+    fn visitors_are_not_owed_internal_notes_and_admins_are() {
+        let expected = vec![
+            Logged {
+                seq: 1,
+                internal: false,
+            },
+            Logged {
+                seq: 2,
+                internal: true,
+            },
+        ];
+        assert!(audited(&expected, true, log(&[1], 0)).passed(0.999));
+        assert_eq!(audited(&expected, false, log(&[1], 0)).lost, 1);
+    }
+
+    #[test]
+    fn an_unaudited_dialog_or_an_empty_run_fails() {
+        let mut r = Report::default();
+        r.add_unaudited(log(&[1, 2], 0));
+        r.add_unaudited_dialog();
+        r.finish_figures();
+        let why = r.failures(0.0).join("; ");
+        assert!(why.contains("unaudited dialogs: 1"), "{why}");
+        assert!(why.contains("no event was audited"), "{why}");
+
+        let mut never_connected = Report::default();
+        never_connected.finish_figures();
+        assert_eq!(never_connected.connect_success_rate, 0.0);
+        assert!(!never_connected.passed(0.5));
+    }
+
+    #[test]
+    fn a_storm_that_did_not_drop_and_resume_every_socket_fails() {
+        let mut r = audited(&logged(&[1]), false, log(&[1], 0));
+        r.storm = Some(crate::load::StormReport {
+            sockets_dropped: 1,
+            sockets_resumed: 0,
+            ..Default::default()
+        });
+        assert!(r.failures(0.0).join("").contains("storm"));
+    }
 }

@@ -18,8 +18,12 @@ use tokio_util::sync::CancellationToken;
 /// What one socket saw.
 #[derive(Debug, Default)]
 pub(crate) struct StreamLog {
-    /// Every event seq received, in arrival order (repeats included).
+    /// Every seq received of this socket's own dialog, in arrival order (repeats
+    /// included). Seqs number each dialog's events from 1, so an event of another
+    /// dialog is never counted here, where it could fill the place of a lost one.
     pub(crate) seqs: Vec<u64>,
+    /// Events that carried another dialog's id (or none).
+    pub(crate) misrouted: u64,
     /// Connection attempts and how many reached `replay.complete`.
     pub(crate) attempts: u64,
     pub(crate) successes: u64,
@@ -50,6 +54,8 @@ pub(crate) struct StreamSetup {
     pub(crate) storm: Option<Arc<Storm>>,
     /// When the pair posted each message.
     pub(crate) sent: Arc<SentTimes>,
+    /// The dialog this socket is on.
+    pub(crate) dialog: Arc<str>,
 }
 
 impl Stream {
@@ -84,6 +90,7 @@ async fn run(
         source,
         storm,
         sent,
+        dialog,
     } = setup;
     let mut failures: u32 = 0;
     let mut closed_at: Option<Instant> = None;
@@ -135,6 +142,10 @@ async fn run(
                     }
                     if let Some(seq) = frame["seq"].as_u64() {
                         let mut l = log.lock().expect("log");
+                        if frame["dialog_id"].as_str() != Some(&*dialog) {
+                            l.misrouted += 1;
+                            continue;
+                        }
                         l.seqs.push(seq);
                         // Replayed messages waited for the reconnect; only live ones count.
                         let key = frame["message"]["client_msg_id"].as_str();
