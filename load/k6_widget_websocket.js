@@ -2,8 +2,14 @@
 // it loads (or creates) a widget dialog over HTTP, opens the widget socket with
 // `since`, and exchanges messages with an operator over HTTP. It measures connection
 // success and end-to-end delivery latency (from the send timestamp in the message to
-// its arrival on the visitor's socket) and audits the socket's stream by seq: nothing
-// lost, nothing repeated.
+// its arrival on the visitor's socket) and audits the socket's stream against the
+// dialog's whole stored log, keyed by (dialog, seq): nothing lost, nothing repeated,
+// nothing from another dialog.
+//
+// The server refuses a socket by upgrading it and closing with a code (4008, 1013, …),
+// so a close before `replay.complete` counts as a failed connection, like an error.
+// Every threshold that a run without data would pass vacuously has a companion that
+// needs data: a run where no socket ever went live, or nothing was audited, fails.
 //
 // Environment:
 //   BASE_URL (http://127.0.0.1:8080)  ASSISTANT_ID  OPERATOR_EMAIL  OPERATOR_PASSWORD
@@ -32,6 +38,11 @@ const deliveryLatency = new Trend("delivery_latency", true);
 const eventsLost = new Counter("events_lost");
 const eventsDuplicated = new Counter("events_duplicated");
 const eventsDelivered = new Counter("events_delivered");
+const eventsMisrouted = new Counter("events_misrouted");
+const liveSessions = new Counter("ws_sessions_live");
+const refused = new Counter("ws_refused");
+const auditFailures = new Counter("audit_failures");
+const latencySamples = new Counter("delivery_latency_samples");
 const reconnects = new Counter("reconnects");
 
 const scenarios = {
@@ -53,9 +64,15 @@ export const options = {
   scenarios: { [SCENARIO]: scenarios[SCENARIO] },
   thresholds: {
     ws_connect_success: ["rate>=0.999"],
+    ws_sessions_live: ["count>0"],
+    ws_refused: ["count==0"],
     delivery_latency: ["p(99)<100"],
+    delivery_latency_samples: ["count>0"],
+    events_delivered: ["count>0"],
     events_lost: ["count==0"],
     events_duplicated: ["count==0"],
+    events_misrouted: ["count==0"],
+    audit_failures: ["count==0"],
     checks: ["rate>=0.999"],
   },
 };
@@ -70,6 +87,29 @@ export function setup() {
 
 function json(body) {
   return { headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+}
+
+/**
+ * The dialog's whole admin log after `since`, page by page; null when a page cannot be
+ * read or the pages do not reach the dialog's `last_seq` (an unread log must fail the
+ * audit, never pass it as empty).
+ */
+function readLog(dialog, since, token) {
+  const events = [];
+  let after = since;
+  for (;;) {
+    const res = http.get(`${BASE}/api/dialogs/${dialog}/events?since=${after}&limit=500`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status !== 200) return null;
+    const page = res.json("events");
+    events.push(...page);
+    if (page.length < 500) {
+      const newest = events.length ? events[events.length - 1].seq : since;
+      return newest === Math.max(res.json("last_seq"), since) ? events : null;
+    }
+    after = page[page.length - 1].seq;
+  }
 }
 
 function post(url, body, token) {
@@ -93,24 +133,42 @@ export default function (data) {
     const url = `${WS_BASE}/ws/widget/dialogs/${dialog}?assistant_id=${__ENV.ASSISTANT_ID}&guest_token=${guestToken}&since=${since}`;
     const ws = new WebSocket(url);
     let live = false;
+    let failed = false;
+    // A socket that never went live is one failed connection, whether it ended with
+    // an error, a close code (the server's refusals), or both.
+    const notLive = (code) => {
+      if (live || failed) return;
+      failed = true;
+      connectSuccess.add(0);
+      refused.add(1, { code: String(code) });
+    };
     ws.onmessage = (m) => {
       const frame = JSON.parse(m.data);
       if (frame.type === "replay.complete" && !live) {
         live = true;
         connectSuccess.add(1);
+        liveSessions.add(1);
         onLive(ws);
       }
       if (typeof frame.seq === "number") {
+        // Every dialog numbers its events from 1: another dialog's seq must never
+        // fill the place of one of ours.
+        if (frame.dialog_id !== dialog) {
+          eventsMisrouted.add(1);
+          return;
+        }
         seen.push(frame.seq);
         if (frame.seq > last) last = frame.seq;
         const text = frame.message && frame.message.text;
         const stamp = text && /^operator (\d+)$/.exec(text);
-        if (stamp) deliveryLatency.add(Date.now() - Number(stamp[1]));
+        if (stamp) {
+          deliveryLatency.add(Date.now() - Number(stamp[1]));
+          latencySamples.add(1);
+        }
       }
     };
-    ws.onerror = () => {
-      if (!live) connectSuccess.add(0);
-    };
+    ws.onerror = () => notLive("error");
+    ws.onclose = (event) => notLive(event && event.code !== undefined ? event.code : "none");
     return ws;
   };
 
@@ -131,10 +189,13 @@ export default function (data) {
     // Let the last events arrive, then audit the stream against the server's log.
     setTimeout(() => {
       ws.close();
-      const events = http.get(`${BASE}/api/dialogs/${dialog}/events?since=${firstSeq}&limit=500`, {
-        headers: { authorization: `Bearer ${data.token}` },
-      }).json("events");
-      const expected = events.map((e) => e.seq);
+      const events = readLog(dialog, firstSeq, data.token);
+      if (events === null) {
+        auditFailures.add(1);
+        return;
+      }
+      // The widget's stream leaves internal notes out.
+      const expected = events.filter((e) => !(e.message && e.message.internal)).map((e) => e.seq);
       const got = new Set(seen);
       eventsDelivered.add(expected.filter((s) => got.has(s)).length);
       eventsLost.add(expected.filter((s) => !got.has(s)).length);

@@ -14,3 +14,22 @@ need_debian() { # COMMAND PACKAGE...
   fi
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${@:2}" >/dev/null
 }
+
+# Runs `cargo test ARGS... -- FILTER` and fails unless at least one test ran and all
+# passed: a name filter that matches nothing would otherwise pass having checked
+# nothing (a renamed test, a moved module).
+cargo_test_matching() { # FILTER CARGO-TEST-ARGS...
+  local filter=$1 out ran
+  shift
+  if ! out=$(cargo test "$@" -- "$filter" 2>&1); then
+    echo "$out"
+    return 1
+  fi
+  ran=$(echo "$out" | sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p' | awk '{s += $1} END {print s + 0}')
+  if [ "$ran" -eq 0 ]; then
+    echo "$out"
+    echo "no test matched '$filter': this step checked nothing" >&2
+    return 1
+  fi
+  echo "$ran test(s) matching '$filter' passed"
+}
