@@ -8,9 +8,12 @@ clients (replyx-load) exchanging messages through nginx, then:
   4. rollback.sh                                     -> back on blue, green drained
   5. a deploy whose watch fails                      -> rolled back by itself
 
-and an audit of every client's stream by seq: nothing lost, nothing repeated,
-connection success >= 99.9%, reconnects spread over the drain window, drained colours
-exiting 0 within their grace period. Ends with "N passed, N failed".
+all of it while every client is connected (the test fails when they never all
+connect) and sending; then the load's sending phase is ended and every client's stream
+is audited against its dialog's whole log by (dialog, seq): nothing lost, repeated,
+reordered or misrouted, connection success >= 99.9%, reconnects through every switch
+spread over the drain window, drained colours exiting 0 within their grace period.
+Ends with "N passed, N failed".
 """
 
 import json
@@ -51,6 +54,39 @@ def sh(cmd, env, **kw):
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
     print("\n".join("    " + l for l in tail.splitlines()), flush=True)
     return proc
+
+
+class Abort(Exception):
+    """A check failed that makes the rest meaningless."""
+
+
+def health(url):
+    got = subprocess.run(["curl", "-fsS", "--max-time", "2", f"{url}/health/websocket"], capture_output=True, text=True)
+    return json.loads(got.stdout) if got.returncode == 0 else None
+
+
+def wait_connected(url, pairs, seconds):
+    """Waits until `url` holds a widget and an operator socket for each of `pairs` pairs;
+    returns (whether it did, what it held last). Polls the server's own count: there is
+    no event to await from outside."""
+    deadline = time.monotonic() + seconds
+    held = None
+    while time.monotonic() < deadline:
+        held = health(url)
+        if held and held["active_widget_connections"] >= pairs and held["active_admin_connections"] >= pairs:
+            return True, f"{held['active_widget_connections']} widget + {held['active_admin_connections']} admin sockets"
+        time.sleep(0.5)
+    got = f"{held['active_widget_connections']} widget + {held['active_admin_connections']} admin" if held else "no answer"
+    return False, f"after {seconds}s blue holds {got} sockets of {pairs} + {pairs}"
+
+
+def finish(load):
+    """Ends the load's sending phase (SIGINT), lets it settle and audit; returns its exit
+    code and report."""
+    load.send_signal(signal.SIGINT)
+    out, err = load.communicate(timeout=240)
+    sys.stderr.write(err[-2000:])
+    return load.returncode, json.loads(out)
 
 
 def main():
@@ -107,16 +143,17 @@ def main():
 
         load = subprocess.Popen(
             [LOAD, "--url", env["PUBLIC_URL"], "--assistant-id", assistant, "--operator-email", "ops@example.test",
-             "--pairs", str(PAIRS), "--duration", os.environ.get("DEPLOY_TEST_DURATION", "75s"), "--interval", "1s", "--settle", "40s"],
+             "--pairs", str(PAIRS), "--duration", os.environ.get("DEPLOY_TEST_DURATION", "240s"), "--interval", "1s", "--settle", "40s"],
             env={**env, "REPLYX_LOAD_OPERATOR_PASSWORD": "correct horse battery"},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # The clients are connected once blue serves their sockets; wait for that.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            health = subprocess.run(["curl", "-fsS", f"{env['BLUE_URL']}/health/websocket"], capture_output=True, text=True)
-            if health.returncode == 0 and json.loads(health.stdout)["active_widget_connections"] >= PAIRS:
-                break
-            time.sleep(0.5)
+        # Every client is connected once blue holds both sockets of every pair; until
+        # then nothing below would be "under live sockets".
+        connected = wait_connected(env["BLUE_URL"], PAIRS, seconds=90)
+        check("every client connected before the deploys", connected[0], connected[1])
+        if not connected[0]:
+            finish(load)
+            load = None
+            raise Abort()
 
         never_ready = sh([safe_deploy, "green"], {**env, "GREEN_EXTRA_ENV": "REPLYX_DATABASE_URL=sqlite:///nonexistent/dir/x.db"})
         check("a green that never becomes ready is not switched to", never_ready.returncode != 0
@@ -140,26 +177,38 @@ def main():
         again = sh([rollback, "blue"], env)
         check("rollback.sh is idempotent", again.returncode == 0 and "already active" in again.stdout)
 
-        out, err = load.communicate(timeout=240)
-        load = None
-        report = json.loads(out)
-        print(json.dumps(report, indent=2))
-        check("every client received every event: none lost", report["lost"] == 0, f"{report['lost']} lost")
-        check("no event twice, none out of order", report["duplicated"] == 0 and report["out_of_order"] == 0)
-        check("every message was acknowledged and stored once", report["send_failures"] == 0 and report["events_in_log"] == report["messages_sent"],
-              f"{report['messages_sent']} sent, {report['events_in_log']} stored")
-        check("connection success >= 99.9%", report["connect_success_rate"] >= 0.999, f"{report['connect_success_rate']:.4f}")
-        check("clients reconnected through both switches", report["reconnects"] >= 2 * 2 * PAIRS * 0.9, f"{report['reconnects']} reconnects")
-        check("reconnects spread over the drain window, not one spike", report["reconnect_spread_ms"] > 1000, f"{report['reconnect_spread_ms']:.0f} ms")
-
+        # The automatic rollback, still under the audited load: green is deployed, its
+        # watch fails, and blue takes the sockets back.
         watch_fails = sh([safe_deploy, "green"], {**env, "WATCH_MAX_LATENCY": "0ms"})
         check("a deploy whose watch fails rolls back by itself", watch_fails.returncode != 0 and "rolled back to blue" in watch_fails.stderr
               and (state / "active").read_text().strip() == "blue")
         check("blue serves after the automatic rollback", sh([BIN, "probe", "--url", env["PUBLIC_URL"], "--assistant-id", assistant, "--max-latency", "2s"], env).returncode == 0)
+        still_running = load.poll() is None
+        check("the load was still running through the automatic rollback", still_running,
+              "" if still_running else "the load ended before the last deploy step: raise DEPLOY_TEST_DURATION")
+
+        code, report = finish(load)
+        load = None
+        print(json.dumps(report, indent=2))
+        check("the load generator's own audit passed", code == 0, f"exit code {code}")
+        check("every client received every event: none lost", report["lost"] == 0, f"{report['lost']} lost")
+        check("no event twice, none out of order", report["duplicated"] == 0 and report["out_of_order"] == 0)
+        check("no event reached a socket of another dialog", report["misrouted"] == 0, f"{report['misrouted']} misrouted")
+        check("every dialog's log was read and audited", report["unaudited_dialogs"] == 0 and report["events_expected"] > 0,
+              f"{report['unaudited_dialogs']} unaudited, {report['events_expected']} deliveries audited")
+        check("every message was acknowledged and stored once", report["send_failures"] == 0 and report["events_in_log"] == report["messages_sent"],
+              f"{report['messages_sent']} sent, {report['events_in_log']} stored")
+        check("connection success >= 99.9%", report["connect_success_rate"] >= 0.999, f"{report['connect_success_rate']:.4f}")
+        # Four switches (deploy, rollback, and the automatic rollback's two), each moving
+        # both sockets of every pair.
+        check("clients reconnected through every switch", report["reconnects"] >= 4 * 2 * PAIRS * 0.9, f"{report['reconnects']} reconnects")
+        check("reconnects spread over the drain window, not one spike", report["reconnect_spread_ms"] > 1000, f"{report['reconnect_spread_ms']:.0f} ms")
 
         print(f"\nfigures: {report['clients']} clients, {report['messages_sent']} messages, {report['events_expected']} deliveries audited, "
               f"{report['reconnects']} reconnects (max {report['max_reconnect_ms']:.0f} ms, spread {report['reconnect_spread_ms']:.0f} ms), "
               f"success {report['connect_success_rate']:.4%}, deploy with drain {drain_blue:.1f} s, latency p50 {report['latency_p50_ms']:.1f} ms")
+    except Abort:
+        print("stopped early: nothing after this point would have been under live sockets")
     finally:
         if load is not None:
             load.kill()

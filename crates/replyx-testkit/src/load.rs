@@ -40,7 +40,7 @@ pub struct ChatLoad {
     pub duration: Duration,
     /// Pause between one pair's messages (jittered ±50%).
     pub interval: Duration,
-    /// How long to wait at the end for every socket to catch up.
+    /// How long to wait at the end for every socket to catch up (one deadline for all).
     pub settle: Duration,
     /// Source addresses to spread sockets over (pair i uses the i-th, round-robin);
     /// empty: the system's choice.
@@ -100,11 +100,19 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
         tokio::time::sleep(plan.at).await;
         missed = Some(storm_round(storm, &pairs, &api, plan.outage).await);
     }
-    tokio::time::sleep_until(end).await;
+    // SIGINT ends the sending phase early (a deploy test stops the load once its steps
+    // are done); the settle and the audit run all the same.
+    tokio::select! {
+        _ = tokio::time::sleep_until(end) => {}
+        _ = tokio::signal::ctrl_c() => eprintln!("replyx-load: interrupted; auditing what was sent"),
+    }
     run.stop.cancel();
     let mut report = Report::new(load.pairs, run.started);
+    // One deadline for every pair: sockets that never catch up (a broken server) cost
+    // the run one settle, not one per pair.
+    let settled_by = tokio::time::Instant::now() + load.settle;
     for pair in pairs {
-        pair.finish(&api, &token, load.settle, &mut report).await;
+        pair.finish(&api, &token, settled_by, &mut report).await;
     }
     // After the settle, so a socket that took longer than the rest of the run to
     // resume is still counted (and sets `resume_all_ms`).

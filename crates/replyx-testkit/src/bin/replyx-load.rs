@@ -27,7 +27,7 @@ struct Args {
     /// Visitor/operator pairs (two sockets each)
     #[arg(long, default_value_t = 50)]
     pairs: usize,
-    /// How long messages are sent
+    /// How long messages are sent (SIGINT ends it earlier; the audit still runs)
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Pause between one pair's messages (jittered ±50%)

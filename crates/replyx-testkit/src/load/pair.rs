@@ -123,13 +123,13 @@ impl Pair {
         stored
     }
 
-    /// Waits for the sender, lets both sockets catch up with the log, stops them and
-    /// audits their streams against the server's log.
+    /// Waits for the sender, lets both sockets catch up with the log (until
+    /// `settled_by`), stops them and audits their streams against the server's log.
     pub(crate) async fn finish(
         self,
         api: &Api,
         token: &str,
-        settle: Duration,
+        settled_by: tokio::time::Instant,
         report: &mut Report,
     ) {
         let mut stats = self.sender.await.unwrap_or_default();
@@ -150,7 +150,7 @@ impl Pair {
                     let _ = stream.last.subscribe().wait_for(|&s| s >= newest).await;
                 }
             };
-            let _ = tokio::time::timeout(settle, caught_up).await;
+            let _ = tokio::time::timeout_at(settled_by, caught_up).await;
         }
         for (stream, visitor) in [(self.visitor, true), (self.operator, false)] {
             stream.done.cancel();
@@ -191,10 +191,16 @@ async fn send_loop(
     let mut stats = SendStats::default();
     let mut n: u64 = 0;
     loop {
-        let jitter = interval.mul_f64(0.5 + rand::random::<f64>());
-        tokio::select! {
-            _ = stop.cancelled() => return stats,
-            _ = tokio::time::sleep(jitter) => {}
+        // The first message goes out at once, so that every pair stores at least one
+        // and the audit has something to check even in an idle run.
+        if n > 0 {
+            let jitter = interval.mul_f64(0.5 + rand::random::<f64>());
+            tokio::select! {
+                _ = stop.cancelled() => return stats,
+                _ = tokio::time::sleep(jitter) => {}
+            }
+        } else if stop.is_cancelled() {
+            return stats;
         }
         n += 1;
         let id = format!("{dialog}-{n}");
