@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import nginx_fixture
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(os.environ.get("REPLYX_BIN", ROOT / "target/debug/replyx"))
@@ -40,12 +42,6 @@ results = []
 def check(name, ok, detail=""):
     results.append(ok)
     print(f"{'ok  ' if ok else 'FAIL'} {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sh(cmd, env, **kw):
@@ -91,23 +87,10 @@ def finish(load):
 
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="replyx-deploy-"))
+    free_port = nginx_fixture.free_port
     public, blue, green = free_port(), free_port(), free_port()
     state = tmp / "state"
-    nginx_dir = tmp / "nginx"
-    (nginx_dir / "logs").mkdir(parents=True)
-    upstream = nginx_dir / "active-upstream.conf"
-    site = (DEPLOY / "nginx/replyx.conf").read_text()
-    site = site.replace("/etc/nginx/replyx/active-upstream.conf", str(upstream)).replace("listen 80;", f"listen 127.0.0.1:{public};")
-    (nginx_dir / "replyx.conf").write_text(site)
-    main_conf = (DEPLOY / "nginx/nginx.conf").read_text()
-    main_conf = (main_conf.replace("/run/nginx.pid", str(nginx_dir / "nginx.pid"))
-                 .replace("/var/log/nginx/error.log", str(nginx_dir / "logs/error.log"))
-                 .replace("/var/log/nginx/access.log", "off")
-                 .replace("worker_processes auto;", "worker_processes 2;")
-                 .replace("worker_connections 16384;", "worker_connections 4096;")
-                 .replace("/etc/nginx/replyx/replyx.conf", str(nginx_dir / "replyx.conf")))
-    (nginx_dir / "nginx.conf").write_text(main_conf)
-    nginx = ["nginx", "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf")]
+    nginx, upstream = nginx_fixture.configure(tmp / "nginx", public)
 
     db = f"sqlite://{tmp}/replyx.db"
     secret = "deploy-test-secret-0123456789abcdef"
@@ -216,7 +199,7 @@ def main():
             pid = state / f"{colour}.pid"
             if pid.exists():
                 subprocess.run(["pkill", "-TERM", "-P", pid.read_text().strip()])
-        subprocess.run(nginx + ["-s", "quit"], capture_output=True)
+        nginx_fixture.stop(nginx)
         for colour in ("blue", "green"):
             pid = state / f"{colour}.pid"
             deadline = time.monotonic() + 30
