@@ -169,6 +169,10 @@ def main():
         still_running = load.poll() is None
         check("the load was still running through the automatic rollback", still_running,
               "" if still_running else "the load ended before the last deploy step: raise DEPLOY_TEST_DURATION")
+        # The load ends once every client is back on blue, so that the figures describe
+        # the deploys and not sockets caught mid-reconnect by the end of the run.
+        back = wait_connected(env["BLUE_URL"], PAIRS, seconds=60)
+        check("every client reconnected to blue after the automatic rollback", back[0], back[1])
 
         code, report = finish(load)
         load = None

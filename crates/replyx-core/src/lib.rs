@@ -6,6 +6,7 @@
 
 pub mod audience;
 pub mod bus;
+pub mod delivery;
 pub mod error;
 pub mod handoff;
 pub mod model;

@@ -41,8 +41,9 @@ enum Command {
     Probe(probe::ProbeArgs),
     /// Print the route table: method, path, handler, auth.
     Routes {
-        /// Exit non-zero when a (method, path) is served twice or a WebSocket path is
-        /// not served by exactly one handler of its kind.
+        /// Exit non-zero when a (method, path) is served twice, a WebSocket path is not
+        /// served by exactly one handler of its kind, or the router the server builds
+        /// serves anything else than the table (read off the built router itself).
         #[arg(long)]
         check: bool,
     },
@@ -121,7 +122,7 @@ impl Cli {
                 fallback,
                 store,
             }) => admin::add_assistant(&store, name, welcome, domains, fallback).await,
-            Command::Routes { check } => admin::routes(check),
+            Command::Routes { check } => admin::routes(check).await,
             Command::Probe(args) => probe::run(args).await,
         }
     }

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod routes;
+pub mod served;
 pub mod telemetry;
 pub mod visitor;
 pub mod web;

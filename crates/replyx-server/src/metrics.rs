@@ -24,6 +24,8 @@ struct Inner {
     slow_consumers: IntCounter,
     closes: IntCounterVec,
     replayed: IntCounterVec,
+    gap_fills: IntCounterVec,
+    audience_violations: IntCounterVec,
     http_requests: IntCounterVec,
     store_latency: Histogram,
     drain_progress: IntGauge,
@@ -108,6 +110,22 @@ impl Metrics {
                 ),
                 kind,
             )),
+            gap_fills: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_ws_gap_fills_total",
+                    "Live events that revealed a gap in a connection's stream (a bus that \
+                     dropped or reordered), filled from the store, by kind",
+                ),
+                kind,
+            )),
+            audience_violations: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_audience_violations_total",
+                    "Events outside a connection's stream that reached it and were stopped \
+                     by the last filter (must stay 0), by kind",
+                ),
+                kind,
+            )),
             http_requests: must(IntCounterVec::new(
                 Opts::new(
                     "http_requests_total",
@@ -186,6 +204,8 @@ impl Metrics {
         must(r.register(Box::new(inner.slow_consumers.clone())));
         must(r.register(Box::new(inner.closes.clone())));
         must(r.register(Box::new(inner.replayed.clone())));
+        must(r.register(Box::new(inner.gap_fills.clone())));
+        must(r.register(Box::new(inner.audience_violations.clone())));
         must(r.register(Box::new(inner.http_requests.clone())));
         must(r.register(Box::new(inner.store_latency.clone())));
         must(r.register(Box::new(inner.drain_progress.clone())));
@@ -213,6 +233,8 @@ impl Metrics {
             inner.successes.with_label_values(&[k.as_str()]);
             inner.latency.with_label_values(&[k.as_str()]);
             inner.replayed.with_label_values(&[k.as_str()]);
+            inner.gap_fills.with_label_values(&[k.as_str()]);
+            inner.audience_violations.with_label_values(&[k.as_str()]);
         }
         for code in replyx_protocol::CloseCode::ALL {
             inner.closes.with_label_values(&[code.name()]);
@@ -266,6 +288,20 @@ impl Metrics {
             .replayed
             .with_label_values(&[kind.as_str()])
             .inc_by(n as u64);
+    }
+
+    pub(crate) fn gap_fill(&self, kind: ConnectionKind) {
+        self.inner
+            .gap_fills
+            .with_label_values(&[kind.as_str()])
+            .inc();
+    }
+
+    pub(crate) fn audience_violation(&self, kind: ConnectionKind) {
+        self.inner
+            .audience_violations
+            .with_label_values(&[kind.as_str()])
+            .inc();
     }
 
     pub(crate) fn slow_consumer(&self, _kind: ConnectionKind) {

@@ -10,6 +10,7 @@ pub mod load;
 mod metrics;
 mod process;
 mod server;
+pub mod sim;
 mod ws;
 
 pub use api::{create_operator, Api, Fixture, Reply, Visitor, SITE_ORIGIN, WELCOME};

@@ -142,6 +142,17 @@ impl WsClient {
         }
     }
 
+    /// Every JSON frame until the server closes, and the close code.
+    pub async fn until_closed(&mut self) -> (Vec<Value>, Option<u16>) {
+        let mut frames = Vec::new();
+        loop {
+            match self.recv().await {
+                Incoming::Json(v) => frames.push(v),
+                Incoming::Closed(code) => return (frames, code),
+            }
+        }
+    }
+
     /// Sends a JSON frame.
     pub async fn send_json(&mut self, v: Value) {
         self.send_text(v.to_string()).await;

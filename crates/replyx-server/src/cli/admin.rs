@@ -78,17 +78,47 @@ pub(super) async fn add_assistant(
     Ok(())
 }
 
-pub(super) fn routes(check: bool) -> anyhow::Result<()> {
+/// Prints the route table; with `check`, also checks it, and checks it against the
+/// router the server actually builds (see `http::served`).
+pub(super) async fn routes(check: bool) -> anyhow::Result<()> {
     let table = http::table();
     print!("{}", http::render_table(&table));
     if check {
-        if let Err(problems) = http::check_table(&table) {
+        let mut problems = http::check_table(&table).err().unwrap_or_default();
+        let router = http::router(built_state().await?);
+        match http::served::served(&router).await {
+            Ok(served) => {
+                problems.extend(http::served::compare(&table, &served));
+                if problems.is_empty() {
+                    eprintln!(
+                        "route check: ok ({} routes in the table, {} (method, path) pairs served by the built router)",
+                        table.len(),
+                        served.len()
+                    );
+                }
+            }
+            Err(e) => problems.push(e),
+        }
+        if !problems.is_empty() {
             for p in &problems {
                 eprintln!("route check: {p}");
             }
             anyhow::bail!("{} route problem(s)", problems.len());
         }
-        eprintln!("route check: ok ({} routes)", table.len());
     }
     Ok(())
+}
+
+/// The server's state, built as `serve` builds it, on an in-memory store with the
+/// canary off: enough to build the real router and ask it what it serves.
+async fn built_state() -> anyhow::Result<crate::state::AppState> {
+    let settings = Settings::resolve(ServeOptions {
+        database_url: Some("sqlite::memory:".into()),
+        canary_interval: Some(Duration::ZERO),
+        ..Default::default()
+    })?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    Ok(crate::app::App::build_with_listener(settings, listener)
+        .await?
+        .state)
 }

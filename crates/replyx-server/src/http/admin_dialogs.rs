@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use replyx_core::handoff::OperatorAction;
 use replyx_core::model::DialogQuery;
 use replyx_core::{NewMessage, StoredEvent, Stream};
-use replyx_protocol::{AssistantId, DialogId, DialogStatus, Event, OperatorRef, Sender, Seq};
+use replyx_protocol::{
+    AssistantId, ConnectionKind, DialogId, DialogStatus, Event, OperatorRef, Sender, Seq,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -29,8 +31,21 @@ fn admin_wire(event: &StoredEvent) -> Result<Event, ApiError> {
         .ok_or_else(|| ApiError::internal("admin stream excludes nothing"))
 }
 
-pub(crate) fn wire(events: &[StoredEvent], stream: Stream) -> Vec<Event> {
-    events.iter().filter_map(|e| e.to_wire(stream)).collect()
+/// The wire form of `events` for a reader of `kind`. The store's query for the
+/// reader's stream already left out what it may not see; an event the wire form still
+/// refuses is counted as an audience violation (see `ws::session::outgoing`).
+pub(crate) fn wire(state: &AppState, events: &[StoredEvent], kind: ConnectionKind) -> Vec<Event> {
+    let stream = Stream::of(kind);
+    events
+        .iter()
+        .filter_map(|e| {
+            let wire = e.to_wire(stream);
+            if wire.is_none() {
+                state.metrics.audience_violation(kind);
+            }
+            wire
+        })
+        .collect()
 }
 
 /// Query of `GET /api/dialogs`.
@@ -111,7 +126,7 @@ pub async fn list_events(
         .dialog(parse_dialog(&id)?)
         .await?
         .ok_or_else(|| ApiError::not_found("dialog"))?;
-    events_page(&state, dialog.id, dialog.last_seq, q, Stream::Admin).await
+    events_page(&state, dialog.id, dialog.last_seq, q, ConnectionKind::Admin).await
 }
 
 pub(crate) async fn events_page(
@@ -119,15 +134,15 @@ pub(crate) async fn events_page(
     dialog: DialogId,
     last_seq: Seq,
     q: EventsQuery,
-    stream: Stream,
+    reader: ConnectionKind,
 ) -> Result<AppJson<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_EVENTS_PAGE);
     let events = state
         .store
-        .events_since(dialog, Seq(q.since.unwrap_or(0)), limit, stream)
+        .events_since(dialog, Seq(q.since.unwrap_or(0)), limit, Stream::of(reader))
         .await?;
     Ok(AppJson(
-        json!({ "events": wire(&events, stream), "last_seq": last_seq }),
+        json!({ "events": wire(state, &events, reader), "last_seq": last_seq }),
     ))
 }
 

@@ -120,7 +120,7 @@ async fn open(
         "dialog": dialog.to_view(Stream::Visitor),
         "guest_id": guest,
         "guest_token": token,
-        "events": wire(&events, Stream::Visitor),
+        "events": wire(state, &events, via),
         "assistant": {"id": assistant.id, "name": assistant.name},
     });
     let status = if created {
@@ -170,14 +170,7 @@ async fn list_events(
     headers: HeaderMap,
 ) -> Result<AppJson<Value>, ApiError> {
     let dialog = authorize(&state, &claims, &id, via, &headers).await?;
-    events_page(
-        &state,
-        dialog.id,
-        dialog.last_visitor_seq,
-        q,
-        Stream::Visitor,
-    )
-    .await
+    events_page(&state, dialog.id, dialog.last_visitor_seq, q, via).await
 }
 
 /// `GET /api/widget/dialogs/{id}/events?since=N`.

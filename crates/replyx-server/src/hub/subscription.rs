@@ -53,6 +53,12 @@ impl Subscription {
         self.rx.recv().await
     }
 
+    /// The next item if one is queued, without waiting (the delivery simulation drives
+    /// sessions step by step).
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        self.rx.try_recv().ok()
+    }
+
     /// The close handle the hub and drain use for this connection.
     pub fn closer(&self) -> &Closer {
         &self.closer

@@ -16,6 +16,7 @@ mod outgoing;
 
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use replyx_core::delivery::Cursor;
 use replyx_core::Stream;
 use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId, Seq};
 use std::time::Duration;
@@ -55,10 +56,9 @@ struct Session {
     socket: WebSocket,
     state: AppState,
     kind: ConnectionKind,
-    stream: Stream,
     dialog_id: Option<DialogId>,
-    /// Highest seq sent on this connection.
-    last: Seq,
+    /// Where this connection's stream is: the highest seq sent, and the stream.
+    cursor: Cursor,
     last_activity: Instant,
     frames: governor::DefaultDirectRateLimiter,
 }
@@ -86,9 +86,8 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
         frames: crate::limits::frame_limiter(limits.client_frames_per_second),
         socket,
         kind: ctx.kind,
-        stream: Stream::of(ctx.kind),
         dialog_id: ctx.dialog_id,
-        last: Seq::ZERO,
+        cursor: Cursor::resume(Stream::of(ctx.kind), None, Seq::ZERO, Seq::ZERO),
         last_activity: Instant::now(),
         state: state.clone(),
     };

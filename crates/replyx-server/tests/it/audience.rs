@@ -1,8 +1,34 @@
 //! Who receives what: internal notes and visitor typing never reach a visitor, live or
 //! on replay; everything else reaches both sides.
+//!
+//! Two filters keep notes from visitors — the audience rule (the hub live, the store's
+//! query on replay and over HTTP) and the stream's wire form — and the second counts
+//! what the first let through (`replyx_audience_violations_total`). So these tests fail
+//! with either filter removed: without the first the counter moves, without the second
+//! the note arrives.
 
 use crate::{seeded, texts, ws_base};
+use replyx_protocol::ConnectionKind;
+use replyx_testkit::{metric, TestServer};
 use serde_json::json;
+
+/// Fails unless no event outside a stream reached a connection of any kind.
+async fn assert_no_audience_violation(server: &TestServer) {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for kind in ConnectionKind::ALL {
+        let name = format!("replyx_audience_violations_total{{type=\"{kind}\"}}");
+        assert_eq!(
+            metric(&text, &name),
+            0.0,
+            "{name}: the audience rule let an event through"
+        );
+    }
+}
 
 #[tokio::test]
 async fn internal_note_and_visitor_typing_never_reach_a_visitor_socket() {
@@ -59,7 +85,18 @@ async fn internal_note_and_visitor_typing_never_reach_a_visitor_socket() {
         assert!(
             texts(&fx.admin_events(&visitor.dialog_id).await).contains(&"secret note".to_owned())
         );
+        // Nor in a reload's history.
+        let reload = match visitor.via {
+            "site" => fx.open_site(Some(&visitor.guest_id)).await,
+            _ => fx.open_widget(Some(&visitor.guest_id)).await,
+        };
+        let history = reload.load["events"].as_array().unwrap();
+        assert!(
+            !texts(history).contains(&"secret note".to_owned()),
+            "{history:?}"
+        );
     }
+    assert_no_audience_violation(&server).await;
 }
 
 #[tokio::test]

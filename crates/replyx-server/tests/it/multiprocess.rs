@@ -88,7 +88,7 @@ async fn pair(visitor_side: (&Fixture, &str), operator_side: (&Fixture, &str), v
 
 /// Two real server processes ("blue" and "green") on one fresh database, and the
 /// standard fixture seeded through blue.
-async fn blue_green() -> (tempfile::TempDir, ServerProcess, ServerProcess, Fixture) {
+pub(crate) async fn blue_green() -> (tempfile::TempDir, ServerProcess, ServerProcess, Fixture) {
     let bin = Path::new(env!("CARGO_BIN_EXE_replyx"));
     let dir = tempfile::tempdir().unwrap();
     let url = replyx_testkit::database_url(&dir);

@@ -170,6 +170,10 @@ async fn run(
             }
         }
         if done.is_cancelled() {
+            if !live {
+                // Cut short by the end of the run, not refused: no attempt at all.
+                log.lock().expect("log").attempts -= 1;
+            }
             let _ = socket.close(None).await;
             return;
         }

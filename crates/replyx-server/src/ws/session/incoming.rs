@@ -63,8 +63,8 @@ impl Session {
             }
             (ClientFrame::Ping, Some(dialog)) => {
                 let newest = match self.state.store.dialog(dialog).await {
-                    Ok(Some(d)) => d.last_seq_in(self.stream),
-                    _ => self.last,
+                    Ok(Some(d)) => d.last_seq_in(self.cursor.stream()),
+                    _ => self.cursor.last(),
                 };
                 self.send_frame(&ServerFrame::Pong { last_seq: newest })
                     .await

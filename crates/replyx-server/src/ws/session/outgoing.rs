@@ -1,9 +1,17 @@
 //! Server → client: the opening frames, replay and gap fill from the store, and live
-//! items from the outbox, in seq order without duplicates.
+//! items from the outbox, in seq order without duplicates (the order is the
+//! connection's `Cursor`, `replyx_core::delivery`).
+//!
+//! Two filters keep internal notes from visitors, and neither silently covers for the
+//! other: the audience rule (the hub for live events, the store's query for replays)
+//! keeps them away, and the stream's wire form (`StoredEvent::to_wire`) cannot carry
+//! one. An event that passes the first and is stopped by the second is counted in
+//! `replyx_audience_violations_total`, so a broken first filter is seen, not masked.
 
 use super::{Exit, Session};
 use crate::hub::Outbound;
 use axum::extract::ws::{Message, Utf8Bytes};
+use replyx_core::delivery::{Cursor, Next};
 use replyx_protocol::{CloseCode, ConnectionId, EventPayload, Seq, ServerFrame};
 
 /// Events read from the store per page of a replay or gap fill.
@@ -21,15 +29,14 @@ impl Session {
 
     /// `connection.established`, the replay of `seq > since`, `replay.complete`.
     pub(super) async fn start(&mut self, id: ConnectionId, since: Option<Seq>) -> Result<(), Exit> {
-        let newest = match self.dialog_id {
+        let (stream_newest, log_newest) = match self.dialog_id {
             None => (Seq::ZERO, Seq::ZERO),
             Some(dialog) => match self.state.store.dialog(dialog).await {
-                Ok(Some(d)) => (d.last_seq_in(self.stream), d.last_seq),
+                Ok(Some(d)) => (d.last_seq_in(self.cursor.stream()), d.last_seq),
                 Ok(None) => return Err(Exit::Close(CloseCode::NotFound)),
                 Err(_) => return Err(Exit::Close(CloseCode::InternalError)),
             },
         };
-        let (stream_newest, log_newest) = newest;
         self.send_frame(&ServerFrame::ConnectionEstablished {
             connection_id: id,
             kind: self.kind,
@@ -38,41 +45,42 @@ impl Session {
             heartbeat_ms: self.state.settings.limits.heartbeat_interval.as_millis() as u64,
         })
         .await?;
-        match since {
-            // A `since` past the log's end is clamped, or it would hide new events.
-            Some(since) => {
-                self.last = since.min(log_newest);
-                self.catch_up().await?;
-            }
-            None => self.last = stream_newest,
+        self.cursor = Cursor::resume(self.cursor.stream(), since, stream_newest, log_newest);
+        if since.is_some() {
+            self.catch_up().await?;
         }
         self.send_frame(&ServerFrame::ReplayComplete {
-            last_seq: self.last,
+            last_seq: self.cursor.last(),
         })
         .await?;
         self.state.metrics.connection_success(self.kind);
         Ok(())
     }
 
-    /// Sends every stored event of this stream after `self.last`, page by page.
+    /// Sends every stored event of this stream after the cursor, page by page.
     pub(super) async fn catch_up(&mut self) -> Result<(), Exit> {
         let Some(dialog) = self.dialog_id else {
             return Ok(());
         };
+        let stream = self.cursor.stream();
         loop {
             let page = self
                 .state
                 .store
-                .events_since(dialog, self.last, REPLAY_PAGE, self.stream)
+                .events_since(dialog, self.cursor.last(), REPLAY_PAGE, stream)
                 .await
                 .map_err(|_| Exit::Close(CloseCode::InternalError))?;
             let n = page.len();
             for event in page {
-                if let Some(wire) = event.to_wire(self.stream) {
-                    let json = serde_json::to_string(&wire).expect("events serialize");
-                    self.send_text(json.into()).await?;
+                match event.to_wire(stream) {
+                    Some(wire) => {
+                        let json = serde_json::to_string(&wire).expect("events serialize");
+                        self.send_text(json.into()).await?;
+                    }
+                    // The store's query for this stream should have left it out.
+                    None => self.state.metrics.audience_violation(self.kind),
                 }
-                self.last = event.seq;
+                self.cursor.advance(&event);
             }
             self.state.metrics.replayed(self.kind, n);
             if (n as u32) < REPLAY_PAGE {
@@ -86,17 +94,26 @@ impl Session {
         match outbound {
             Outbound::Event(fanout) => {
                 let event = &fanout.event;
-                if event.seq <= self.last {
-                    return Ok(());
+                match self.cursor.next(event) {
+                    Next::Duplicate => return Ok(()),
+                    Next::Gap => {
+                        self.state.metrics.gap_fill(self.kind);
+                        return self.catch_up().await;
+                    }
+                    Next::NotInStream => {
+                        tracing::error!(kind = %self.kind, dialog = %event.dialog_id, seq = %event.seq,
+                            "the hub offered an event outside this connection's stream; dropped");
+                        self.state.metrics.audience_violation(self.kind);
+                        return Ok(());
+                    }
+                    Next::Send => {}
                 }
-                if event.prev_seq_in(self.stream) > self.last {
-                    return self.catch_up().await;
-                }
-                let Some(json) = fanout.json(self.stream) else {
+                let Some(json) = fanout.json(self.cursor.stream()) else {
+                    self.state.metrics.audience_violation(self.kind);
                     return Ok(());
                 };
                 self.send_text(json).await?;
-                self.last = event.seq;
+                self.cursor.advance(event);
                 let latency = match &event.payload {
                     EventPayload::MessageCreated { message } => (chrono::Utc::now()
                         - message.created_at)

@@ -1,0 +1,195 @@
+//! The recovery paths, each driven on purpose with a bus that holds back, drops,
+//! duplicates and reorders what it hands to the hub (`replyx_testkit::faults`): the
+//! session's gap fill, a pong that reveals a missed event, a resume racing a live
+//! event, repeats and reordering, and a burst past a slow consumer's outbox. A path
+//! that no test needs is a path whose bugs nobody sees — and whose silent repairs hide
+//! bugs elsewhere — so each test also asserts, through `replyx_ws_gap_fills_total`,
+//! that the path it is about was taken (or not).
+
+use crate::{seqs, texts, ws_base};
+use replyx_server::config::ServeOptions;
+use replyx_testkit::faults::{EventFault, Faults};
+use replyx_testkit::{metric, Fixture, TestOptions, TestServer, Visitor, WsClient};
+
+/// A server behind faults, its fixture, one widget dialog, and a visitor and an
+/// operator socket on it (both live).
+async fn faulty(
+    options: ServeOptions,
+) -> (TestServer, Fixture, Faults, Visitor, WsClient, WsClient) {
+    let faults = Faults::default();
+    let server = TestServer::start_with(TestOptions {
+        options,
+        seams: faults.seams(),
+        ..Default::default()
+    })
+    .await;
+    let fx = Fixture::seed(&server).await;
+    let v = fx.open_widget(None).await;
+    faults.bus.only(v.dialog_id.parse().unwrap());
+    let base = ws_base(&server);
+    let mut visitor = v.connect(&base, &fx, Some(v.loaded_seq())).await;
+    visitor.handshake().await;
+    let mut admin = fx
+        .admin_socket(&base, &v.dialog_id, Some(v.loaded_seq()))
+        .await;
+    admin.handshake().await;
+    (server, fx, faults, v, visitor, admin)
+}
+
+async fn gap_fills(server: &TestServer, kind: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metric(
+        &text,
+        &format!("replyx_ws_gap_fills_total{{type=\"{kind}\"}}"),
+    )
+}
+
+/// Events a socket received before a ping's pong, and the pong.
+async fn until_barrier(socket: &mut WsClient) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let (frames, pong) = socket.barrier().await;
+    let events = frames.into_iter().filter(|f| f["seq"].is_u64()).collect();
+    (events, pong)
+}
+
+#[tokio::test]
+async fn an_event_held_back_by_the_bus_is_filled_from_the_store_when_the_next_reveals_the_gap() {
+    let (server, fx, faults, v, mut visitor, mut admin) = faulty(ServeOptions::default()).await;
+    faults.bus.set(EventFault::Hold);
+    let first = fx.operator_says(&v.dialog_id, "held back", false).await;
+    assert_eq!(faults.bus.held(), 1);
+    faults.bus.set(EventFault::Pass);
+    let second = fx.operator_says(&v.dialog_id, "passes", false).await;
+    for socket in [&mut visitor, &mut admin] {
+        assert_eq!(
+            socket.next_event().await["seq"],
+            first["seq"],
+            "filled first"
+        );
+        assert_eq!(socket.next_event().await["seq"], second["seq"]);
+    }
+    assert_eq!(gap_fills(&server, "widget").await, 1.0);
+    assert_eq!(gap_fills(&server, "admin").await, 1.0);
+
+    // The held copy arrives at last: it is a duplicate now, and dropped.
+    faults.bus.release();
+    for socket in [&mut visitor, &mut admin] {
+        let (events, _) = until_barrier(socket).await;
+        assert!(events.is_empty(), "sent once: {events:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pong_reveals_an_event_the_bus_dropped_and_the_log_has_it() {
+    let (server, fx, faults, v, mut visitor, _admin) = faulty(ServeOptions::default()).await;
+    faults.bus.set(EventFault::Drop);
+    let lost = fx
+        .operator_says(&v.dialog_id, "never delivered live", false)
+        .await;
+    assert_eq!(faults.bus.dropped(), 1);
+    let (events, pong) = until_barrier(&mut visitor).await;
+    assert!(events.is_empty(), "{events:?}");
+    // Nothing live revealed the gap; the pong does, and the client reads it.
+    assert_eq!(pong["last_seq"], lost["seq"]);
+    let fetched = v.events(&fx.api, v.loaded_seq()).await;
+    assert_eq!(seqs(&fetched), [lost["seq"].as_u64().unwrap()]);
+    assert_eq!(
+        gap_fills(&server, "widget").await,
+        0.0,
+        "no live event, no gap fill"
+    );
+}
+
+#[tokio::test]
+async fn a_resume_racing_a_live_event_delivers_it_once() {
+    let (server, fx, faults, v, _visitor, _admin) = faulty(ServeOptions::default()).await;
+    // Stored, but still on its way through the bus when the socket connects.
+    faults.bus.set(EventFault::Hold);
+    let racing = fx.operator_says(&v.dialog_id, "in flight", false).await;
+    let mut late = v
+        .connect(&ws_base(&server), &fx, Some(v.loaded_seq()))
+        .await;
+    let (_, replay) = late.handshake().await;
+    assert_eq!(
+        seqs(&replay),
+        [racing["seq"].as_u64().unwrap()],
+        "in the replay"
+    );
+    faults.bus.release();
+    let (events, _) = until_barrier(&mut late).await;
+    assert!(events.is_empty(), "and not again live: {events:?}");
+}
+
+#[tokio::test]
+async fn repeated_and_reordered_publishes_reach_each_socket_once_in_order() {
+    let (server, fx, faults, v, mut visitor, mut admin) = faulty(ServeOptions::default()).await;
+    faults.bus.set(EventFault::Duplicate);
+    let once = fx
+        .operator_says(&v.dialog_id, "published twice", false)
+        .await;
+    for socket in [&mut visitor, &mut admin] {
+        let (events, _) = until_barrier(socket).await;
+        assert_eq!(seqs(&events), [once["seq"].as_u64().unwrap()]);
+    }
+
+    faults.bus.set(EventFault::Hold);
+    let a = fx.operator_says(&v.dialog_id, "a", false).await;
+    let b = fx.operator_says(&v.dialog_id, "b", false).await;
+    faults.bus.release_reversed();
+    for socket in [&mut visitor, &mut admin] {
+        let (events, _) = until_barrier(socket).await;
+        let want = [a["seq"].as_u64().unwrap(), b["seq"].as_u64().unwrap()];
+        assert_eq!(seqs(&events), want, "in seq order, each once");
+        assert_eq!(texts(&events), ["a", "b"]);
+    }
+    // `b` came first and revealed the gap before `a`.
+    assert_eq!(gap_fills(&server, "widget").await, 1.0);
+}
+
+#[tokio::test]
+async fn a_burst_past_a_slow_consumers_outbox_closes_it_1013_and_it_resumes_losing_nothing() {
+    let (server, fx, faults, v, mut visitor, _admin) = faulty(ServeOptions {
+        outbox_capacity: Some(2),
+        ..Default::default()
+    })
+    .await;
+    faults.bus.set(EventFault::Hold);
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let e = fx
+            .operator_says(&v.dialog_id, &format!("burst {i}"), false)
+            .await;
+        sent.push(e["seq"].as_u64().unwrap());
+    }
+    // All five reach the hub at once: more than the outbox holds.
+    faults.bus.release();
+    let (received, code) = visitor.until_closed().await;
+    assert_eq!(
+        code,
+        Some(1013),
+        "a slow consumer is told, not dropped silently"
+    );
+    let mut have: Vec<u64> = seqs(&received);
+    let mut again = v
+        .connect(
+            &ws_base(&server),
+            &fx,
+            Some(have.last().copied().unwrap_or(v.loaded_seq())),
+        )
+        .await;
+    let (_, replay) = again.handshake().await;
+    have.extend(seqs(&replay));
+    assert_eq!(have, sent, "every event once, in order, across the close");
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The operator's socket on the dialog met the same burst.
+    assert_eq!(metric(&text, "websocket_dropped_slow_consumers_total"), 2.0);
+}
