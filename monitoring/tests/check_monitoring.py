@@ -148,7 +148,7 @@ def main():
             time.sleep(0.2)
         check("the canary's round trips are visible in Prometheus", bool(canary))
         groups = json.loads(get(f"{api}/rules"))["data"]["groups"]
-        check("Prometheus loaded the alert rules", sum(len(g["rules"]) for g in groups) == 6)
+        check("Prometheus loaded the alert rules", sum(len(g["rules"]) for g in groups) == 7)
     finally:
         for proc in (prometheus, server):
             if proc and proc.poll() is None:
