@@ -20,7 +20,8 @@ import { backoffDelay, longDelay, restartDelay } from "./backoff.js";
 export function decide(code, attempt, random = Math.random) {
   const row = CLOSE_CODES[String(code)];
   const reason = row ? row.name : "connection_lost";
-  switch (row ? row.policy : "backoff") {
+  // A code outside the table has no row and falls to the default: backoff.
+  switch (row && row.policy) {
     case "never":
       return { reconnect: false, reason };
     case "jittered":

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decide } from "../shared/close_policy.js";
+import { CLOSE_CODES } from "../shared/protocol.js";
 
 const half = () => 0.5;
 
@@ -27,4 +28,21 @@ test("a dropped link (1006, not in the table) backs off and retries", () => {
   assert.equal(d.reconnect, true);
   assert.equal(d.reason, "connection_lost");
   assert.equal(d.delay, 1000);
+});
+
+test("every code of the table gets exactly its policy's decision", () => {
+  const random = () => 0.5;
+  const attempt = 2;
+  const backoff = 1000; // 0.5 × min(15000, 500 · 2²)
+  const want = {
+    never: (name) => ({ reconnect: false, reason: name }),
+    backoff: (name) => ({ reconnect: true, delay: backoff, refreshToken: false, reason: name }),
+    jittered: (name) => ({ reconnect: true, delay: 2750, refreshToken: false, reason: name }),
+    refresh_token: (name) => ({ reconnect: true, delay: backoff, refreshToken: true, reason: name }),
+    long_backoff: (name) => ({ reconnect: true, delay: 45000, refreshToken: false, reason: name }),
+  };
+  for (const [code, row] of Object.entries(CLOSE_CODES)) {
+    assert.deepEqual(decide(Number(code), attempt, random), want[row.policy](row.name), code);
+  }
+  assert.deepEqual(decide(1006, attempt, random), want.backoff("connection_lost"));
 });

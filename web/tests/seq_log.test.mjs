@@ -35,3 +35,15 @@ test("a pong's last_seq reveals events never delivered", () => {
   assert.equal(log.isBehind(1), false);
   assert.equal(log.isBehind(2), true);
 });
+
+test("a page reports what it added and whether a gap remains", () => {
+  const log = new SeqLog();
+  log.accept(ev(1));
+  const first = log.acceptAll([ev(1), ev(2), ev(4)]);
+  assert.deepEqual(first.added.map((e) => e.seq), [2], "the repeat and the event past the gap are not added");
+  assert.equal(first.gap, true, "seq 3 is still missing");
+  const second = log.acceptAll([ev(3), ev(4)]);
+  assert.deepEqual(second.added.map((e) => e.seq), [3, 4]);
+  assert.equal(second.gap, false);
+  assert.deepEqual(log.acceptAll([ev(2)]), { added: [], gap: false }, "only repeats: nothing added, no gap");
+});

@@ -9,6 +9,7 @@
 
 import { Connection } from "../shared/connection.js";
 import { SeqLog } from "../shared/seq_log.js";
+import { Sends } from "../shared/sends.js";
 import { request } from "../shared/http.js";
 
 /**
@@ -20,18 +21,14 @@ import { request } from "../shared/http.js";
  * @property {Storage} [storage] where the guest id is kept (localStorage)
  */
 
-/**
- * @typedef {{clientMsgId: string, text: string, state: "sending" | "sent" | "failed"}} Pending
- */
-
 export class ChatClient extends EventTarget {
   /** @param {ChatOptions} options */
   constructor(options) {
     super();
     this.options = options;
     this.log = new SeqLog();
-    /** @type {Map<string, Pending>} optimistic messages by client_msg_id */
-    this.pending = new Map();
+    /** Optimistic messages not yet seen stored. */
+    this.sends = new Sends();
     /** @type {any} */
     this.dialog = null;
     this.guestToken = "";
@@ -134,8 +131,7 @@ export class ChatClient extends EventTarget {
   announce(events) {
     for (const event of events) {
       const key = event.message && event.message.client_msg_id;
-      if (key && this.pending.has(key)) {
-        this.pending.delete(key);
+      if (this.sends.settle(key)) {
         this.emit("confirmed", { clientMsgId: key, event });
       } else {
         this.emit("event", event);
@@ -169,10 +165,8 @@ export class ChatClient extends EventTarget {
    */
   async send(text, clientMsgId) {
     const id = clientMsgId || newId();
-    const existing = this.pending.get(id);
-    if (existing && existing.state === "sending") return;
-    const entry = { clientMsgId: id, text, state: /** @type {const} */ ("sending") };
-    this.pending.set(id, entry);
+    const entry = this.sends.begin(id, text);
+    if (!entry) return;
     this.emit("pending", { ...entry });
     try {
       const event = await request(`${this.base()}/${this.dialog.id}/messages`, {
@@ -182,18 +176,15 @@ export class ChatClient extends EventTarget {
       // The socket may have delivered it first; either way it is shown once.
       const result = this.log.accept(event);
       if (result === "added" || result === "duplicate") {
-        if (this.pending.has(id)) {
-          this.pending.delete(id);
-          this.emit("confirmed", { clientMsgId: id, event });
-        }
+        if (this.sends.settle(id)) this.emit("confirmed", { clientMsgId: id, event });
       } else {
-        this.pending.delete(id);
+        this.sends.settle(id);
         this.emit("confirmed", { clientMsgId: id, event: null });
         this.fillGap();
       }
     } catch (e) {
-      this.pending.set(id, { clientMsgId: id, text, state: "failed" });
-      this.emit("pending", { clientMsgId: id, text, state: "failed", error: /** @type {any} */ (e).code });
+      const failed = this.sends.fail(id);
+      if (failed) this.emit("pending", { ...failed, error: /** @type {any} */ (e).code });
     }
   }
 

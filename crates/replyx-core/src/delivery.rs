@@ -71,9 +71,7 @@ impl Cursor {
     /// Records that `event` went out (or, read from the store in order, was passed
     /// over): the stream continues after it.
     pub fn advance(&mut self, event: &StoredEvent) {
-        if event.seq > self.last {
-            self.last = event.seq;
-        }
+        self.last = self.last.max(event.seq);
     }
 }
 
