@@ -212,6 +212,35 @@ impl Bus for FaultyBus {
     }
 }
 
+/// A bus that takes every publish and delivers nothing, while every health check says
+/// it works: the silent broker ("sockets open, nothing arriving"). Replaces the bus
+/// (`Seams::bus`), where `Faults` wraps it.
+pub struct DeafBus;
+
+#[async_trait::async_trait]
+impl Bus for DeafBus {
+    fn attach(&self, _sink: Arc<dyn BusSink>) {}
+    async fn publish(&self, _message: BusMessage) -> Result<(), String> {
+        Ok(())
+    }
+    async fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "deaf"
+    }
+}
+
+impl DeafBus {
+    /// Seams that put a `DeafBus` in place of the server's bus.
+    pub fn seams() -> Seams {
+        Seams {
+            bus: Some(Box::new(|_| Arc::new(DeafBus) as Arc<dyn Bus>)),
+            ..Default::default()
+        }
+    }
+}
+
 /// Handles on the faults of one server.
 #[derive(Clone, Default)]
 pub struct Faults {

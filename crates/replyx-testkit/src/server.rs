@@ -98,6 +98,16 @@ impl TestServer {
         }
     }
 
+    /// The server's `/metrics` text (read with `replyx_testkit::metric`).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the metrics text")
+    }
+
     /// `ws://addr` + path.
     pub fn ws_url(&self, path_and_query: &str) -> String {
         format!("ws://{}{}", self.addr, path_and_query)

@@ -14,12 +14,7 @@ use serde_json::json;
 
 /// Fails unless no event outside a stream reached a connection of any kind.
 async fn assert_no_audience_violation(server: &TestServer) {
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     for kind in ConnectionKind::ALL {
         let name = format!("replyx_audience_violations_total{{type=\"{kind}\"}}");
         assert_eq!(

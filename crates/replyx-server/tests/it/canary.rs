@@ -4,32 +4,11 @@
 //! works the canary stays healthy and out of the operators' inbox, and before its first
 //! round trip it says `starting`, never `healthy`.
 
-use replyx_core::{Bus, BusMessage, BusSink};
-use replyx_server::app::Seams;
 use replyx_server::config::ServeOptions;
-use replyx_testkit::faults::{Fault, Faults};
+use replyx_testkit::faults::{DeafBus, Fault, Faults};
 use replyx_testkit::{metric, Api, Fixture, TestOptions, TestServer};
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// A bus that accepts everything and delivers nothing: the "sockets open, nothing
-/// arriving" failure.
-struct DeafBus;
-
-#[async_trait::async_trait]
-impl Bus for DeafBus {
-    fn attach(&self, _sink: Arc<dyn BusSink>) {}
-    async fn publish(&self, _message: BusMessage) -> Result<(), String> {
-        Ok(())
-    }
-    async fn health(&self) -> Result<(), String> {
-        Ok(())
-    }
-    fn name(&self) -> &'static str {
-        "deaf"
-    }
-}
 
 fn fast_canary() -> ServeOptions {
     ServeOptions {
@@ -92,10 +71,7 @@ async fn a_working_canary_keeps_the_server_healthy_and_out_of_the_inbox() {
 async fn when_delivery_breaks_the_canary_reports_degraded() {
     let server = TestServer::start_with(TestOptions {
         options: fast_canary(),
-        seams: Seams {
-            bus: Some(Box::new(|_| Arc::new(DeafBus) as Arc<dyn Bus>)),
-            ..Default::default()
-        },
+        seams: DeafBus::seams(),
         ..Default::default()
     })
     .await;
@@ -117,11 +93,8 @@ async fn when_delivery_breaks_the_canary_reports_degraded() {
     );
 }
 
-/// The path other processes' events take — the store's change feed, read by the
-/// store-watching bus's poll loop — is the one the canary's round trip crosses: when
-/// the poll hangs, the canary turns the server degraded and readiness turns 503.
-#[tokio::test]
-async fn a_stuck_change_feed_turns_the_canary_degraded_and_readiness_unavailable() {
+/// A server with a fast canary behind faults, once its canary says healthy.
+async fn healthy_behind_faults() -> (TestServer, Api, Faults) {
     let faults = Faults::default();
     let server = TestServer::start_with(TestOptions {
         options: fast_canary(),
@@ -131,6 +104,15 @@ async fn a_stuck_change_feed_turns_the_canary_degraded_and_readiness_unavailable
     .await;
     let api = Api::new(&server.base);
     eventually(&api, "/health/websocket", |h, _| h["status"] == "healthy").await;
+    (server, api, faults)
+}
+
+/// The path other processes' events take — the store's change feed, read by the
+/// store-watching bus's poll loop — is the one the canary's round trip crosses: when
+/// the poll hangs, the canary turns the server degraded and readiness turns 503.
+#[tokio::test]
+async fn a_stuck_change_feed_turns_the_canary_degraded_and_readiness_unavailable() {
+    let (_server, api, faults) = healthy_behind_faults().await;
     faults.store.changes(Fault::Hang);
     let (health, _) = eventually(&api, "/health/websocket", |h, _| h["status"] == "degraded").await;
     // Its round timed out, or no round came back within three intervals: either way.
@@ -156,15 +138,7 @@ async fn a_stuck_change_feed_turns_the_canary_degraded_and_readiness_unavailable
 /// at once, and by the canary.
 #[tokio::test]
 async fn a_dead_poll_loop_turns_readiness_unavailable_and_the_canary_degraded() {
-    let faults = Faults::default();
-    let server = TestServer::start_with(TestOptions {
-        options: fast_canary(),
-        seams: faults.seams(),
-        ..Default::default()
-    })
-    .await;
-    let api = Api::new(&server.base);
-    eventually(&api, "/health/websocket", |h, _| h["status"] == "healthy").await;
+    let (_server, api, faults) = healthy_behind_faults().await;
     faults.store.changes(Fault::Panic);
     let (ready, _) = eventually(&api, "/health/ready", |r, _| r["status"] == "unavailable").await;
     assert!(

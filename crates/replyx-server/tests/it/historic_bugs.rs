@@ -5,13 +5,10 @@
 
 use crate::multiprocess::blue_green;
 use crate::{seeded, seqs, texts, ws_base};
-use replyx_core::{Bus, BusMessage, BusSink};
-use replyx_server::app::Seams;
 use replyx_server::config::ServeOptions;
-use replyx_testkit::faults::{EventFault, Faults};
+use replyx_testkit::faults::{DeafBus, EventFault, Faults};
 use replyx_testkit::{Api, Incoming, TestOptions, TestServer, WsClient, WELCOME};
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Duration;
 
 async fn health(api: &Api) -> Value {
@@ -205,24 +202,6 @@ async fn a_lagging_consumer_silently_stopped() {
     assert_eq!(have, want);
 }
 
-/// A bus that takes every publish and delivers nothing — sockets open, nothing
-/// arriving, every health check green.
-struct SilentBroker;
-
-#[async_trait::async_trait]
-impl Bus for SilentBroker {
-    fn attach(&self, _sink: Arc<dyn BusSink>) {}
-    async fn publish(&self, _message: BusMessage) -> Result<(), String> {
-        Ok(())
-    }
-    async fn health(&self) -> Result<(), String> {
-        Ok(())
-    }
-    fn name(&self) -> &'static str {
-        "silent"
-    }
-}
-
 /// The broker went silent and nobody noticed until users did. The server's canary
 /// says `degraded`, and a client's pong reveals what its socket never got.
 #[tokio::test]
@@ -233,10 +212,8 @@ async fn a_silent_broker() {
             canary_timeout: Some(Duration::from_millis(200)),
             ..Default::default()
         },
-        seams: Seams {
-            bus: Some(Box::new(|_| Arc::new(SilentBroker) as Arc<dyn Bus>)),
-            ..Default::default()
-        },
+        // Takes every publish, delivers nothing, and says it is healthy.
+        seams: DeafBus::seams(),
         ..Default::default()
     })
     .await;

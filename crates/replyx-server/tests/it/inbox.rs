@@ -64,12 +64,7 @@ async fn metrics_export_the_protocol_names_with_closed_label_sets() {
     s.handshake().await;
     fx.operator_says(&v.dialog_id, "measured", false).await;
     s.next_event().await;
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     for name in [
         "websocket_connections_total{type=\"widget\"} 1",
         "websocket_messages_sent_total{type=\"widget\"}",

@@ -37,12 +37,7 @@ async fn faulty(
 }
 
 async fn gap_fills(server: &TestServer, kind: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     metric(
         &text,
         &format!("replyx_ws_gap_fills_total{{type=\"{kind}\"}}"),
@@ -184,12 +179,7 @@ async fn a_burst_past_a_slow_consumers_outbox_closes_it_1013_and_it_resumes_losi
     let (_, replay) = again.handshake().await;
     have.extend(seqs(&replay));
     assert_eq!(have, sent, "every event once, in order, across the close");
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     // The operator's socket on the dialog met the same burst.
     assert_eq!(metric(&text, "websocket_dropped_slow_consumers_total"), 2.0);
 }

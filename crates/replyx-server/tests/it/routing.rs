@@ -48,12 +48,7 @@ async fn each_connection_is_counted_under_its_own_kind_and_no_other() {
     assert_eq!(hub.active, [1, 1, 1]);
 
     // The Prometheus gauge is per kind too.
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("websocket_connections_total{type=\"widget\"} 1"),
         "{metrics}"
