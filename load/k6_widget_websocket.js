@@ -3,8 +3,8 @@
 // `since`, and exchanges messages with an operator over HTTP. It measures connection
 // success and end-to-end delivery latency (from the send timestamp in the message to
 // its arrival on the visitor's socket) and audits the socket's stream against the
-// dialog's whole stored log, keyed by (dialog, seq): nothing lost, nothing repeated,
-// nothing from another dialog.
+// dialog's whole stored log, keyed by (dialog, seq): nothing lost, repeated, out of
+// order or unexpected, nothing from another dialog.
 //
 // The server refuses a socket by upgrading it and closing with a code (4008, 1013, …),
 // so a close before `replay.complete` counts as a failed connection, like an error.
@@ -39,6 +39,8 @@ const eventsLost = new Counter("events_lost");
 const eventsDuplicated = new Counter("events_duplicated");
 const eventsDelivered = new Counter("events_delivered");
 const eventsMisrouted = new Counter("events_misrouted");
+const eventsUnexpected = new Counter("events_unexpected");
+const eventsOutOfOrder = new Counter("events_out_of_order");
 const liveSessions = new Counter("ws_sessions_live");
 const refused = new Counter("ws_refused");
 const auditFailures = new Counter("audit_failures");
@@ -72,6 +74,8 @@ export const options = {
     events_lost: ["count==0"],
     events_duplicated: ["count==0"],
     events_misrouted: ["count==0"],
+    events_unexpected: ["count==0"],
+    events_out_of_order: ["count==0"],
     audit_failures: ["count==0"],
     checks: ["rate>=0.999"],
   },
@@ -197,9 +201,13 @@ export default function (data) {
       // The widget's stream leaves internal notes out.
       const expected = events.filter((e) => !(e.message && e.message.internal)).map((e) => e.seq);
       const got = new Set(seen);
+      const owed = new Set(expected);
       eventsDelivered.add(expected.filter((s) => got.has(s)).length);
       eventsLost.add(expected.filter((s) => !got.has(s)).length);
       eventsDuplicated.add(seen.length - got.size);
+      // Received but not owed: not in the log, or an internal note on a visitor socket.
+      eventsUnexpected.add([...got].filter((s) => !owed.has(s)).length);
+      eventsOutOfOrder.add(seen.filter((s, i) => i > 0 && s <= seen[i - 1]).length);
     }, 1000);
   };
 

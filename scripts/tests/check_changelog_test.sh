@@ -38,6 +38,9 @@ expect fail "... and with no base given (the previous commit)" scripts/check-cha
 echo "fn c() {}" >>crates/replyx-server/src/ws/session.rs
 expect fail "an uncommitted realtime change without a line fails" scripts/check-changelog
 git checkout -q -- crates
+mkdir -p crates/replyx-server/src/hub && echo "fn new() {}" >crates/replyx-server/src/hub/new_file.rs
+expect fail "a new realtime file not yet added to git counts" scripts/check-changelog
+rm crates/replyx-server/src/hub/new_file.rs
 echo "- changed the session" >>docs/websocket/CHANGELOG.md && git commit -qam "changelog"
 expect pass "with a changelog line it passes (explicit base)" env CHANGELOG_BASE=base scripts/check-changelog
 expect pass "an all-zero base (a new branch's push) falls back to the previous commit" env CHANGELOG_BASE=0000000000000000000000000000000000000000 scripts/check-changelog
@@ -48,6 +51,18 @@ expect fail "removing a changelog line is not adding one" scripts/check-changelo
 git checkout -q base && git checkout -q -b docs && echo x >README.md && git add README.md && git commit -qm docs
 expect pass "a change outside realtime code needs no line" env CHANGELOG_BASE=base scripts/check-changelog
 expect pass "... nor with the previous commit as base" scripts/check-changelog
+
+# A clone whose branch is ahead of origin/main by two commits: the whole branch counts,
+# not only its last commit (which touches only the changelog).
+git clone -q "file://$repo" "$scratch/ahead" 2>/dev/null
+(
+  cd "$scratch/ahead" && git config user.email t@example.test && git config user.name t
+  git checkout -q -b main-work origin/base 2>/dev/null || git checkout -q -b main-work
+  git branch -q -f main HEAD && git update-ref refs/remotes/origin/main HEAD
+  echo "fn e() {}" >>crates/replyx-server/src/ws/session.rs && git commit -qam "realtime, no line"
+  echo "- only docs" >>README.md && git add README.md && git commit -qm "docs"
+)
+expect fail "a branch ahead of origin/main is checked as a whole" "$scratch/ahead/scripts/check-changelog"
 
 git clone -q --depth 1 "file://$repo" "$scratch/shallow" 2>/dev/null
 expect pass "a shallow clone is deepened from its remote and checked" "$scratch/shallow/scripts/check-changelog"

@@ -23,6 +23,8 @@ use tokio_util::task::TaskTracker;
 const BATCH: u32 = 1000;
 /// Signals older than this are deleted; nobody needs a stale typing indicator.
 const SIGNAL_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+/// How often old signals are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The shortest time without a completed poll that counts as stuck.
 const MIN_STALE: Duration = Duration::from_secs(5);
 
@@ -31,6 +33,7 @@ pub struct StoreWatchBus {
     local: LocalBus,
     store: Arc<dyn Store>,
     poll_interval: Duration,
+    prune_every: Duration,
     loop_state: Mutex<LoopState>,
 }
 
@@ -52,6 +55,7 @@ impl StoreWatchBus {
             local: LocalBus::new(),
             store,
             poll_interval,
+            prune_every: PRUNE_EVERY,
             loop_state: Mutex::new(LoopState::NotStarted),
         })
     }
@@ -104,36 +108,51 @@ impl StoreWatchBus {
     async fn poll_loop(&self, mut cursor: replyx_core::ChangeCursor, cancel: CancellationToken) {
         let mut tick = tokio::time::interval(self.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_prune = Instant::now();
+        let mut prune = tokio::time::interval(self.prune_every);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // A poll or prune stuck on the database must not hold up shutdown.
+            let work = async {
+                tokio::select! {
+                    _ = prune.tick() => self.prune_now().await,
+                    _ = tick.tick() => self.poll(&mut cursor).await,
+                }
+            };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let error = self.drain_changes(&mut cursor).await.err();
-            if let Some(e) = &error {
-                if !matches!(self.state(), LoopState::Polled { error: Some(_), .. }) {
-                    tracing::warn!(error = %e, "change feed poll failed");
-                }
-            }
-            self.set_state(LoopState::Polled {
-                at: Instant::now(),
-                error,
-            });
-            if last_prune.elapsed() > Duration::from_secs(60) {
-                last_prune = Instant::now();
-                if let Err(e) = self
-                    .store
-                    .prune_signals(chrono::Utc::now() - SIGNAL_TTL)
-                    .await
-                {
-                    tracing::warn!(error = %e, "pruning signals failed");
-                }
+                _ = work => {}
             }
         }
     }
 
-    /// Reads and delivers every change after `cursor`, batch after batch, moving the
+    /// One poll: every change after `cursor`, delivered; the loop's state recorded.
+    async fn poll(&self, cursor: &mut replyx_core::ChangeCursor) {
+        let error = self.drain_changes(cursor).await.err();
+        if let Some(e) = &error {
+            // Once per run of failures, not every interval.
+            if !matches!(self.state(), LoopState::Polled { error: Some(_), .. }) {
+                tracing::warn!(error = %e, "change feed poll failed");
+            }
+        }
+        self.set_state(LoopState::Polled {
+            at: Instant::now(),
+            error,
+        });
+    }
+
+    /// Deletes signals past their time to live (five minutes); the poll loop does it at
+    /// its start and every minute.
+    pub async fn prune_now(&self) {
+        if let Err(e) = self
+            .store
+            .prune_signals(chrono::Utc::now() - SIGNAL_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "pruning signals failed");
+        }
+    }
+
+    /// Reads and delivers every change after `cursor`, page after page, moving the
     /// cursor past what was delivered. A failed read leaves the cursor where it was.
     async fn drain_changes(&self, cursor: &mut replyx_core::ChangeCursor) -> Result<(), String> {
         loop {
@@ -142,10 +161,6 @@ impl StoreWatchBus {
                 .changes_since(*cursor, BATCH)
                 .await
                 .map_err(|e| e.to_string())?;
-            let full = batch.events.len() as u32 >= BATCH
-                || batch.signals.len() as u32 >= BATCH
-                || batch.cursor.event_row - cursor.event_row >= BATCH as i64
-                || batch.cursor.signal_row - cursor.signal_row >= BATCH as i64;
             *cursor = batch.cursor;
             let now = chrono::Utc::now();
             for event in batch.events {
@@ -159,7 +174,7 @@ impl StoreWatchBus {
                 self.local
                     .deliver_local(BusMessage::Signal(Arc::new(signal)));
             }
-            if !full {
+            if !batch.more {
                 return Ok(());
             }
         }
@@ -218,5 +233,72 @@ impl Bus for StoreWatchBus {
 
     fn name(&self) -> &'static str {
         "store-watch"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use replyx_core::{NewAssistant, NewMessage};
+    use replyx_protocol::GuestId;
+    use replyx_store::SqliteStore;
+    use std::sync::Mutex as StdMutex;
+
+    #[derive(Default)]
+    struct Counting(StdMutex<Vec<BusMessage>>);
+
+    impl BusSink for Counting {
+        fn deliver(&self, message: BusMessage) {
+            self.0.lock().unwrap().push(message);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poll_reads_page_after_page_until_the_feed_is_drained() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+        let mine: Arc<dyn Store> = Arc::new(SqliteStore::build(&url, "a").await.unwrap());
+        let peer = SqliteStore::build(&url, "b").await.unwrap();
+        let bus = StoreWatchBus::new(mine.clone(), Duration::from_millis(10));
+        let sink = Arc::new(Counting::default());
+        bus.attach(sink.clone());
+        let mut cursor = mine.change_cursor().await.unwrap();
+        let assistant = peer
+            .create_assistant(NewAssistant {
+                name: "A".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (dialog, _, _) = peer
+            .open_dialog(&assistant, &GuestId::generate())
+            .await
+            .unwrap();
+        let appends = (0..BATCH as usize + 500)
+            .map(|i| peer.append_message(NewMessage::visitor(dialog.id, format!("m{i}"))));
+        for appended in futures_util::future::join_all(appends).await {
+            appended.unwrap();
+        }
+        bus.poll(&mut cursor).await;
+        assert_eq!(
+            sink.0.lock().unwrap().len(),
+            BATCH as usize + 500,
+            "one poll, two pages"
+        );
+        assert!(bus.health().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn stuck_means_fifty_intervals_and_never_less_than_five_seconds() {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::build("sqlite::memory:", "a").await.unwrap());
+        assert_eq!(
+            StoreWatchBus::new(store.clone(), Duration::from_secs(1)).stale_after(),
+            Duration::from_secs(50)
+        );
+        assert_eq!(
+            StoreWatchBus::new(store, Duration::from_millis(10)).stale_after(),
+            MIN_STALE
+        );
     }
 }

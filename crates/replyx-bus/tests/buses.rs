@@ -172,3 +172,101 @@ async fn a_round_trip_returns_through_the_change_feed_and_only_through_it() {
     bus.publish_round_trip(Arc::new(second)).await.unwrap();
     assert!(rx.try_recv().is_err());
 }
+
+/// Hears only lag reports.
+struct LagReports(mpsc::UnboundedSender<f64>);
+
+impl BusSink for LagReports {
+    fn deliver(&self, _message: BusMessage) {}
+    fn observe_remote_lag(&self, seconds: f64) {
+        let _ = self.0.send(seconds);
+    }
+}
+
+/// `replyx_bus_lag_seconds`: an event from another process is reported with its lag.
+#[tokio::test]
+async fn events_from_other_processes_are_reported_with_their_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+    let mine: Arc<dyn Store> = Arc::new(SqliteStore::build(&url, "a").await.unwrap());
+    let peer = SqliteStore::build(&url, "b").await.unwrap();
+    let tracker = TaskTracker::new();
+    let stop = CancellationToken::new();
+    let bus = StoreWatchBus::new(mine.clone(), Duration::from_millis(10));
+    let (lags, mut reported) = mpsc::unbounded_channel();
+    bus.attach(Arc::new(LagReports(lags)));
+    bus.start(&tracker, stop.clone()).await.unwrap();
+    let assistant = peer
+        .create_assistant(NewAssistant {
+            name: "A".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (dialog, _, _) = peer
+        .open_dialog(&assistant, &GuestId::generate())
+        .await
+        .unwrap();
+    peer.append_message(NewMessage::visitor(dialog.id, "far away"))
+        .await
+        .unwrap();
+    let lag = tokio::time::timeout(Duration::from_secs(10), reported.recv())
+        .await
+        .expect("reported in time")
+        .unwrap();
+    assert!((0.0..10.0).contains(&lag), "{lag}");
+    stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    assert!(reported.try_recv().is_err(), "one event, one report");
+}
+
+/// A fresh signal outlives a prune (another process has yet to read it); one past its
+/// time to live does not.
+#[tokio::test]
+async fn pruning_deletes_old_signals_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::build(&url, "a").await.unwrap());
+    let bus = StoreWatchBus::new(store.clone(), Duration::from_millis(10));
+    let signal = Signal {
+        dialog_id: Default::default(),
+        body: SignalBody::Typing {
+            actor: TypingActor::Operator,
+            state: TypingState::Start,
+        },
+    };
+    store.append_signal(&signal).await.unwrap();
+    let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO signals (dialog_id, body, origin, created_at) SELECT dialog_id, body, origin, ? FROM signals")
+        .bind(chrono::Utc::now() - chrono::TimeDelta::minutes(6))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(count(&mut raw).await, 2);
+    bus.prune_now().await;
+    assert_eq!(
+        count(&mut raw).await,
+        1,
+        "the six-minute-old copy is gone, the fresh one stays"
+    );
+}
+
+#[tokio::test]
+async fn the_buses_name_themselves_as_health_and_logs_show_them() {
+    assert_eq!(LocalBus::new().name(), "local");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::build("sqlite::memory:", "a").await.unwrap());
+    assert_eq!(
+        StoreWatchBus::new(store, Duration::from_millis(10)).name(),
+        "store-watch"
+    );
+}
+
+async fn count(raw: &mut sqlx::SqliteConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM signals")
+        .fetch_one(raw)
+        .await
+        .unwrap()
+}

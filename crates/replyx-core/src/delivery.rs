@@ -59,10 +59,11 @@ impl Cursor {
     pub fn next(&self, event: &StoredEvent) -> Next {
         if event.seq <= self.last {
             Next::Duplicate
+        } else if self.stream == Stream::Visitor && event.is_internal() {
+            // Before the gap check, or a gap fill would absorb the violation unseen.
+            Next::NotInStream
         } else if event.prev_seq_in(self.stream) > self.last {
             Next::Gap
-        } else if self.stream == Stream::Visitor && event.is_internal() {
-            Next::NotInStream
         } else {
             Next::Send
         }
@@ -139,6 +140,9 @@ mod tests {
         );
         visitor.advance(&after_note);
         assert_eq!(visitor.last(), Seq(3));
+
+        // A note offered to a visitor is a violation even when it also reveals a gap.
+        assert_eq!(visitor.next(&event(9, 7, true)), Next::NotInStream);
 
         let admin = Cursor::resume(Stream::Admin, None, Seq(1), Seq(1));
         assert_eq!(

@@ -3,7 +3,7 @@
 use crate::handoff::HandoffError;
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The dialog, assistant or operator does not exist.
     #[error("not found")]

@@ -41,6 +41,8 @@ pub struct ChangeBatch {
     pub signals: Vec<Signal>,
     /// The cursor after these rows.
     pub cursor: ChangeCursor,
+    /// The page was full (of either table): more rows may follow at once.
+    pub more: bool,
 }
 
 /// The persistent log and records. Implemented by `SqliteStore` (and `PgStore`).

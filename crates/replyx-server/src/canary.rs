@@ -124,7 +124,11 @@ pub fn start(state: &AppState, peer: Arc<dyn Store>) {
             let Some((dialog, sub)) = set_up.as_mut() else {
                 continue;
             };
-            round(&task_state, peer.as_ref(), *dialog, sub).await;
+            // A round waiting on a stuck store must not hold up shutdown.
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = round(&task_state, peer.as_ref(), *dialog, sub) => {}
+            }
             rounds += 1;
             if rounds.is_multiple_of(u64::from(KEEP_EVENTS)) {
                 if let Err(e) = task_state.store.trim_events(*dialog, KEEP_EVENTS).await {

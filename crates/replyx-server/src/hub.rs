@@ -11,13 +11,13 @@ mod registry;
 mod subscription;
 
 pub use fanout::{FanoutEvent, Outbound};
-pub use registry::{Closer, HubCounts, RegisterError};
+pub use registry::{ClientKey, Closer, HubCounts, RegisterError};
 pub use subscription::Subscription;
 
 use crate::metrics::Metrics;
 use registry::Registry;
 use replyx_core::{BusMessage, BusSink};
-use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId};
+use replyx_protocol::{CloseCode, ConnectionKind, DialogId};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ impl Hub {
         &self,
         kind: ConnectionKind,
         dialog: Option<DialogId>,
-        client: Option<ClientId>,
+        client: Option<ClientKey>,
     ) -> Result<Subscription, RegisterError> {
         let (tx, rx) = tokio::sync::mpsc::channel(self.inner.limits.outbox);
         let closer = Closer::new();
@@ -194,7 +194,7 @@ mod tests {
     use super::*;
     use replyx_core::{Signal, SignalBody, StoredEvent};
     use replyx_protocol::{
-        EventPayload, Message, MessageId, Sender, Seq, TypingActor, TypingState,
+        ClientId, EventPayload, Message, MessageId, Sender, Seq, TypingActor, TypingState,
     };
 
     fn hub(outbox: usize, per_dialog: usize) -> Hub {
@@ -310,11 +310,11 @@ mod tests {
     async fn a_reconnect_with_the_same_client_id_replaces_the_held_socket_with_4009() {
         let hub = hub(8, 1);
         let dialog = DialogId::new();
-        let tab = ClientId::parse("tab-0000aaaa").unwrap();
+        let tab = ClientKey::new(ClientId::parse("tab-0000aaaa").unwrap(), "guest-1".into());
         let old = hub
             .register(ConnectionKind::Widget, Some(dialog), Some(tab.clone()))
             .unwrap();
-        let other_tab = ClientId::parse("tab-0000bbbb").unwrap();
+        let other_tab = ClientKey::new(ClientId::parse("tab-0000bbbb").unwrap(), "guest-1".into());
         assert_eq!(
             hub.register(ConnectionKind::Widget, Some(dialog), Some(other_tab))
                 .err(),
@@ -326,8 +326,21 @@ mod tests {
             .expect("the same client is not refused its own reconnect");
         assert_eq!(old.closer().code(), Some(CloseCode::Replaced));
         assert_eq!(new.closer().code(), None);
-        let as_admin = hub.register(ConnectionKind::Admin, Some(dialog), Some(tab));
+        let as_admin = hub.register(ConnectionKind::Admin, Some(dialog), Some(tab.clone()));
         assert!(as_admin.is_ok(), "another kind is another connection");
+        assert_eq!(new.closer().code(), None);
+        let stranger = ClientKey::new(ClientId::parse("tab-0000aaaa").unwrap(), "guest-2".into());
+        let _theirs = hub.register(
+            ConnectionKind::Widget,
+            Some(DialogId::new()),
+            Some(stranger.clone()),
+        );
+        let on_same_dialog = hub.register(ConnectionKind::Widget, Some(dialog), Some(stranger));
+        assert_eq!(
+            on_same_dialog.err(),
+            Some(RegisterError::DialogFull),
+            "the same id from someone else replaces nothing"
+        );
         assert_eq!(new.closer().code(), None);
     }
 }

@@ -22,21 +22,20 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> I
     if !trusted.contains(&client) {
         return client;
     }
-    let chain: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
-    for entry in chain.into_iter().rev() {
-        match entry.trim().parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip;
-                if !trusted.contains(&ip) {
-                    return ip;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(value) = value.to_str() else {
+            return client;
+        };
+        for entry in value.rsplit(',') {
+            match entry.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted.contains(&ip) {
+                        return ip;
+                    }
                 }
+                Err(_) => return client,
             }
-            Err(_) => return client,
         }
     }
     client
@@ -82,6 +81,7 @@ pub fn frame_limiter(per_second: u32) -> DefaultDirectRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn xff(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -133,6 +133,12 @@ mod tests {
         assert_eq!(client_ip(proxy, &xff("10.0.0.1"), &trusted), ip("10.0.0.1"));
         assert_eq!(client_ip(proxy, &xff("junk"), &trusted), proxy.ip());
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy.ip());
+        // An unreadable header ends the walk like an unreadable entry.
+        let mut broken = HeaderMap::new();
+        broken.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        broken.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").unwrap());
+        broken.append("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(proxy, &broken, &trusted), ip("10.0.0.1"));
     }
 
     #[test]

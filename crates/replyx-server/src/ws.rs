@@ -75,6 +75,15 @@ fn client_id(query: Option<&str>) -> Result<Option<ClientId>, CloseCode> {
     }
 }
 
+/// The replacement key of a socket: its `client_id` (malformed: 1008) and the identity
+/// that authenticated it, so that only the same operator or guest can replace a socket.
+fn client_key(
+    query: Option<&str>,
+    owner: String,
+) -> Result<Option<crate::hub::ClientKey>, CloseCode> {
+    Ok(client_id(query)?.map(|id| crate::hub::ClientKey::new(id, owner)))
+}
+
 /// Loads the dialog a socket asks for: 4004 when unknown, 1011 when the store fails.
 async fn load_dialog(
     state: &AppState,

@@ -341,6 +341,41 @@ async fn the_change_feed_returns_only_other_processes_rows_in_order() {
     );
 }
 
+/// A full page of either table says more may follow, so a reader reads on at once; a
+/// short page of both says it is drained.
+#[tokio::test]
+async fn the_change_feed_says_when_a_page_was_full() {
+    let (a, b, _dir) = sqlite_pair().await;
+    let asst = assistant(a.as_ref(), None).await;
+    let start = b.change_cursor().await.unwrap();
+    let (d, _, _) = a
+        .open_dialog(&asst, &GuestId::parse("guest-0009").unwrap())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        a.append_message(message(d.id, &format!("m{i}"), None, false))
+            .await
+            .unwrap();
+    }
+    let page = b.changes_since(start, 2).await.unwrap();
+    assert!(page.more, "two of three event rows: a full page");
+    let rest = b.changes_since(page.cursor, 2).await.unwrap();
+    assert_eq!(rest.events.len(), 1);
+    assert!(!rest.more, "one event row and no signal row: drained");
+    let typing = Signal {
+        dialog_id: d.id,
+        body: SignalBody::Typing {
+            actor: TypingActor::Operator,
+            state: TypingState::Stop,
+        },
+    };
+    a.append_signal(&typing).await.unwrap();
+    a.append_signal(&typing).await.unwrap();
+    let signals = b.changes_since(rest.cursor, 2).await.unwrap();
+    assert_eq!((signals.events.len(), signals.signals.len()), (0, 2));
+    assert!(signals.more, "a full page of signals alone");
+}
+
 #[tokio::test]
 async fn trimming_keeps_the_newest_events_and_the_seq_counter() {
     let (store, _, _dir) = sqlite_pair().await;

@@ -6,6 +6,9 @@ use crate::ws::WsClient;
 use replyx_core::NewOperator;
 use serde_json::{json, Value};
 
+/// Longest wait for one HTTP answer.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A JSON client for one server.
 #[derive(Clone)]
 pub struct Api {
@@ -18,11 +21,15 @@ pub struct Api {
 pub type Reply = (u16, Value);
 
 impl Api {
-    /// A client for `base`.
+    /// A client for `base`. Every request is bounded: a server that takes the
+    /// connection and never answers fails the caller instead of hanging it.
     pub fn new(base: &str) -> Api {
         Api {
             base: base.to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .expect("an HTTP client"),
         }
     }
 

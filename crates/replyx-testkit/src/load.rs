@@ -64,6 +64,7 @@ pub(crate) struct RunShared {
 /// # Errors
 /// Setup failed (login, dialog loads).
 pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
+    let interrupted = on_interrupt();
     let api = Api::new(&load.url);
     let (status, login) = api
         .post(
@@ -97,22 +98,32 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     let end = tokio::time::Instant::now() + load.duration;
     let mut missed = None;
     if let (Some(storm), Some(plan)) = (&run.storm, load.storm) {
-        tokio::time::sleep(plan.at).await;
-        missed = Some(storm_round(storm, &pairs, &api, plan.outage).await);
+        tokio::select! {
+            _ = tokio::time::sleep(plan.at) => {
+                missed = Some(storm_round(storm, &pairs, &api, plan.outage).await);
+            }
+            _ = interrupted.cancelled() => {}
+        }
     }
     // SIGINT ends the sending phase early (a deploy test stops the load once its steps
     // are done); the settle and the audit run all the same.
     tokio::select! {
         _ = tokio::time::sleep_until(end) => {}
-        _ = tokio::signal::ctrl_c() => eprintln!("replyx-load: interrupted; auditing what was sent"),
+        _ = interrupted.cancelled() => {}
     }
     run.stop.cancel();
     let mut report = Report::new(load.pairs, run.started);
-    // One deadline for every pair: sockets that never catch up (a broken server) cost
-    // the run one settle, not one per pair.
+    // Every sender first (one may still be retrying a send), then one deadline for
+    // every pair: sockets that never catch up (a broken server) cost the run one
+    // settle, not one per pair.
+    let mut stats = Vec::with_capacity(pairs.len());
+    for pair in &mut pairs {
+        stats.push(pair.stop_sending().await);
+    }
     let settled_by = tokio::time::Instant::now() + load.settle;
-    for pair in pairs {
-        pair.finish(&api, &token, settled_by, &mut report).await;
+    for (pair, stats) in pairs.into_iter().zip(stats) {
+        pair.finish(stats, &api, &token, settled_by, &mut report)
+            .await;
     }
     // After the settle, so a socket that took longer than the rest of the run to
     // resume is still counted (and sets `resume_all_ms`).
@@ -142,6 +153,24 @@ async fn storm_round(storm: &Storm, pairs: &[Pair], api: &Api, outage: Duration)
     tokio::time::sleep_until(began + outage).await;
     storm.release();
     stored as u64
+}
+
+/// Fires on the first SIGINT, at any point of the run (set-up included): the run stops
+/// sending and audits what it sent. A second SIGINT ends the process at once, for an
+/// audit that itself hangs.
+fn on_interrupt() -> tokio_util::sync::CancellationToken {
+    let interrupted = tokio_util::sync::CancellationToken::new();
+    let fire = interrupted.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("replyx-load: interrupted; auditing what was sent (again to quit)");
+            fire.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    interrupted
 }
 
 fn uuid_suffix() -> String {

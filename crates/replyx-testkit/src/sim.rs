@@ -18,7 +18,9 @@
 //!
 //! After the faults the world is brought to rest, and the invariants are checked
 //! (`sim::check`): every client's stream has every event of its audience once, in seq
-//! order; no visitor ever saw an internal note or visitor typing; one stored message
+//! order, and no socket ever sent it a stream with a hole; no visitor ever saw an
+//! internal note or visitor typing; no socket a client still uses was replaced (4009)
+//! under it; one stored message
 //! per `client_msg_id`, and every message a client meant to send stored exactly once;
 //! never two operators holding a dialog.
 
@@ -29,13 +31,15 @@ mod world;
 
 use world::World;
 
-/// A bug put in on purpose, to show the simulation catches what it is for. (Bugs that
-/// another layer repairs by design are not among them — a session that skips its gap
-/// fill is repaired by the client's fetch, a client that takes an event past a gap
-/// never meets one because the session keeps its stream gapless — and the simulation
-/// rightly passes them; the integration tests count each layer's repairs instead.)
+/// A bug put in on purpose, to show the simulation catches what it is for. Each layer
+/// is checked on its own promise, so that another layer's repair cannot hide its bug: a
+/// socket's stream must have no holes (a session that skips its gap fill breaks that
+/// even though the client's fetch would repair it), and each client must end with its
+/// whole stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InjectedBug {
+    /// A session that sees a gap sends the event on instead of filling the gap first.
+    SessionSkipsGapFill,
     /// The client does not compare a pong's (or `connection.established`'s) `last_seq`
     /// with its own, so an event the bus lost stays lost.
     ClientIgnoresLastSeq,

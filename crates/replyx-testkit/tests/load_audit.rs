@@ -17,7 +17,7 @@ async fn run(server: &TestServer) -> replyx_testkit::load::Report {
         pairs: 3,
         duration: Duration::from_millis(1500),
         interval: Duration::from_millis(100),
-        settle: Duration::from_secs(2),
+        settle: Duration::from_secs(5),
         sources: Vec::new(),
         storm: None,
     })

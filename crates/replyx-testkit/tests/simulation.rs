@@ -77,6 +77,7 @@ fn a_seed_replays_the_same_run() {
 #[test]
 fn bugs_put_in_on_purpose_are_caught() {
     for (bug, broken) in [
+        (InjectedBug::SessionSkipsGapFill, "has a hole"),
         (InjectedBug::ClientIgnoresLastSeq, "missing"),
         (InjectedBug::RetryWithNewId, "stored 2 times"),
     ] {

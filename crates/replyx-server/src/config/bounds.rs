@@ -218,6 +218,14 @@ pub(crate) fn check(s: &Settings) -> anyhow::Result<()> {
         spellings("heartbeat_timeout"),
         spellings("heartbeat_interval")
     );
+    // On a shared file the canary's note comes back through the change feed: a timeout
+    // under two poll intervals would fail rounds that work.
+    anyhow::ensure!(
+        s.canary_interval.is_zero() || s.canary_timeout >= s.bus_poll_interval * 2,
+        "{} must be at least twice {} (the canary's round trip waits for a poll)",
+        spellings("canary_timeout"),
+        spellings("bus_poll_interval")
+    );
     Ok(())
 }
 
@@ -307,6 +315,24 @@ mod tests {
         }
         let e = resolve("outbox_capacity = 0").unwrap_err().to_string();
         assert!(e.contains("REPLYX_OUTBOX_CAPACITY"), "{e}");
+    }
+
+    #[test]
+    fn the_canary_timeout_must_leave_room_for_two_polls_while_the_canary_is_on() {
+        let e = resolve("bus_poll_interval = \"3s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("REPLYX_CANARY_TIMEOUT") && e.contains("REPLYX_BUS_POLL_INTERVAL"),
+            "{e}"
+        );
+        assert!(
+            resolve("bus_poll_interval = \"2500ms\"").is_ok(),
+            "exactly twice is enough"
+        );
+        let off: ServeOptions =
+            toml::from_str("bus_poll_interval = \"3s\"\ncanary_interval = \"0s\"").unwrap();
+        assert!(Settings::resolve(off).is_ok(), "no canary, no relation");
     }
 
     #[test]

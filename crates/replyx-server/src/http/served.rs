@@ -26,12 +26,18 @@ const METHODS: [Method; 5] = [
 /// Every (method, path template) `router` serves, sorted.
 ///
 /// # Errors
-/// No path could be read off the router.
+/// No path could be read off the router, or it has a fallback that answers unknown
+/// paths.
 pub async fn served(router: &Router) -> Result<Vec<(String, String)>, String> {
     let paths = paths(router);
     if paths.is_empty() {
         return Err(
             "no route could be read off the built router (has axum's Debug output changed?)".into(),
+        );
+    }
+    if !unknown_paths_get_the_default_404(router).await {
+        return Err(
+            "the built router answers paths it has no route for (a fallback handler?)".into(),
         );
     }
     let mut served = Vec::new();
@@ -44,6 +50,19 @@ pub async fn served(router: &Router) -> Result<Vec<(String, String)>, String> {
     }
     served.sort();
     Ok(served)
+}
+
+/// Whether a path no route matches gets axum's own answer, an empty 404; otherwise a
+/// fallback handler serves every path the route list cannot show.
+async fn unknown_paths_get_the_default_404(router: &Router) -> bool {
+    let request = Request::get("/replyx-route-check/no-such-path")
+        .body(Body::empty())
+        .expect("a valid request");
+    let Ok(response) = router.clone().oneshot(request).await;
+    if response.status() != StatusCode::NOT_FOUND {
+        return false;
+    }
+    matches!(axum::body::to_bytes(response.into_body(), 1024).await, Ok(b) if b.is_empty())
 }
 
 /// The path templates in the router's own matcher (its `path_router`, not the
@@ -195,5 +214,13 @@ mod tests {
             ["DELETE /api/dialogs/{id} is in the route table but the built router does not serve it"]
         );
         assert!(served(&Router::new()).await.is_err());
+    }
+
+    /// A fallback serves every path without a route: no list of routes can show it.
+    #[tokio::test]
+    async fn a_fallback_that_answers_unknown_paths_is_found() {
+        let router = crate::http::router(state().await).fallback(|| async { "legacy" });
+        let e = served(&router).await.unwrap_err();
+        assert!(e.contains("fallback"), "{e}");
     }
 }

@@ -43,6 +43,21 @@ impl Closer {
     }
 }
 
+/// Which connection a new one may replace: the same `client_id` from the same
+/// identity (operator or guest), so nobody can close another's socket with 4009.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    id: ClientId,
+    owner: String,
+}
+
+impl ClientKey {
+    /// The key of `id` sent by `owner`.
+    pub fn new(id: ClientId, owner: String) -> Self {
+        Self { id, owner }
+    }
+}
+
 /// Why a connection could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegisterError {
@@ -84,8 +99,8 @@ fn index(kind: ConnectionKind) -> usize {
 struct Conn {
     id: ConnectionId,
     kind: ConnectionKind,
-    /// The client's own id for its logical connection (`client_id`), if it sent one.
-    client: Option<ClientId>,
+    /// The client's own id for its logical connection (`client_id`) and who sent it.
+    client: Option<ClientKey>,
     tx: Sender<Outbound>,
     closer: Closer,
     /// The server's own subscriber (the canary): not a socket, so not counted, not
@@ -128,7 +143,7 @@ impl Registry {
         &mut self,
         kind: ConnectionKind,
         dialog: Option<DialogId>,
-        client: Option<ClientId>,
+        client: Option<ClientKey>,
         tx: Sender<Outbound>,
         closer: Closer,
         limits: &HubLimits,
@@ -160,7 +175,12 @@ impl Registry {
             } else {
                 (limits.admin_per_dialog, admin_class as fn(&Conn) -> bool)
             };
-            let held = list.iter().filter(|c| same_class(c)).count();
+            // Sockets already asked to close (replaced, drained, too slow) are on their
+            // way out: they do not keep a reconnecting client out.
+            let held = list
+                .iter()
+                .filter(|c| same_class(c) && c.closer.code().is_none())
+                .count();
             if held - replacing >= limit {
                 return Err(RegisterError::DialogFull);
             }

@@ -12,16 +12,16 @@ use replyx_protocol::{CloseCode, ConnectionKind};
 use std::net::SocketAddr;
 
 /// Authenticates an operator token (`token` query or bearer): 4001 expired, 4002 bad.
-pub(crate) fn operator_expiry(
+pub(crate) fn operator(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<u64, CloseCode> {
+) -> Result<crate::auth::OperatorClaims, CloseCode> {
     let token = query_param(uri.query(), "token")
         .or_else(|| bearer(headers).map(str::to_owned))
         .ok_or(CloseCode::AuthFailed)?;
     match state.tokens.verify_operator(&token) {
-        Ok(claims) => Ok(claims.exp),
+        Ok(claims) => Ok(claims),
         Err(TokenError::Expired) => Err(CloseCode::AuthExpired),
         Err(TokenError::Invalid) => Err(CloseCode::AuthFailed),
     }
@@ -38,17 +38,17 @@ pub async fn upgrade(
 ) -> Response {
     let decision = async {
         super::admit(&state, peer, &headers)?;
-        let expires_at = operator_expiry(&state, &uri, &headers)?;
+        let op = operator(&state, &uri, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
-        let client_id = super::client_id(uri.query())?;
+        let client = super::client_key(uri.query(), op.sub.to_string())?;
         super::load_dialog(&state, dialog_id).await?;
         Ok(SessionContext {
             kind: ConnectionKind::Admin,
             dialog_id: Some(dialog_id),
             since,
-            client_id,
-            expires_at: Some(expires_at),
+            client,
+            expires_at: Some(op.exp),
         })
     }
     .await;

@@ -1,6 +1,6 @@
 //! `/ws/admin/inbox`: an operator's live feed of dialog rows (kind `admin`, no dialog).
 
-use super::admin::operator_expiry;
+use super::admin::operator;
 use super::session::SessionContext;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
@@ -19,13 +19,13 @@ pub async fn upgrade(
     headers: HeaderMap,
 ) -> Response {
     let decision = super::admit(&state, peer, &headers).and_then(|()| {
-        let expires_at = operator_expiry(&state, &uri, &headers)?;
+        let op = operator(&state, &uri, &headers)?;
         Ok(SessionContext {
             kind: ConnectionKind::Admin,
             dialog_id: None,
             since: None,
-            client_id: super::client_id(uri.query())?,
-            expires_at: Some(expires_at),
+            client: super::client_key(uri.query(), op.sub.to_string())?,
+            expires_at: Some(op.exp),
         })
     });
     super::respond(ws, state, ConnectionKind::Admin, decision)

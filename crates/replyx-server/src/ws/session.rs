@@ -18,7 +18,7 @@ use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use replyx_core::delivery::Cursor;
 use replyx_core::Stream;
-use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId, Seq};
+use replyx_protocol::{CloseCode, ConnectionKind, DialogId, Seq};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -36,8 +36,9 @@ pub struct SessionContext {
     pub dialog_id: Option<DialogId>,
     /// The client's last seen seq.
     pub since: Option<Seq>,
-    /// The client's id for this logical connection: replaces a socket held for it.
-    pub client_id: Option<ClientId>,
+    /// The client's id for this logical connection and who it is: replaces a socket
+    /// held for it.
+    pub client: Option<crate::hub::ClientKey>,
     /// When the credentials expire (unix seconds), for operator sockets.
     pub expires_at: Option<u64>,
 }
@@ -72,7 +73,7 @@ pub async fn refuse(socket: WebSocket, state: &AppState, code: CloseCode) {
 pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
     let mut sub = match state
         .hub
-        .register(ctx.kind, ctx.dialog_id, ctx.client_id.clone())
+        .register(ctx.kind, ctx.dialog_id, ctx.client.clone())
     {
         Ok(sub) => sub,
         Err(e) => {

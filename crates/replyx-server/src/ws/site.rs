@@ -5,6 +5,7 @@
 use super::session::SessionContext;
 use crate::auth::origin::is_allowed;
 use crate::http::extract::{origin, query_param};
+use crate::hub::ClientKey;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
@@ -43,12 +44,12 @@ pub async fn upgrade(
         if dialog.assistant_id != assistant.id {
             return Err(CloseCode::NotFound);
         }
-        super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
+        let guest = super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
         Ok(SessionContext {
             kind: ConnectionKind::Site,
             dialog_id: Some(dialog_id),
             since,
-            client_id,
+            client: client_id.map(|id| ClientKey::new(id, guest.sub.to_string())),
             expires_at: None,
         })
     }

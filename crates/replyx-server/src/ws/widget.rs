@@ -3,6 +3,7 @@
 
 use super::session::SessionContext;
 use crate::http::extract::query_param;
+use crate::hub::ClientKey;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, Path, State};
@@ -32,12 +33,12 @@ pub async fn upgrade(
         if dialog.assistant_id != assistant_id {
             return Err(CloseCode::NotFound);
         }
-        super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Widget)?;
+        let guest = super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Widget)?;
         Ok(SessionContext {
             kind: ConnectionKind::Widget,
             dialog_id: Some(dialog_id),
             since,
-            client_id,
+            client: client_id.map(|id| ClientKey::new(id, guest.sub.to_string())),
             expires_at: None,
         })
     }

@@ -10,17 +10,22 @@ use replyx_testkit::{metric, Api, Fixture, TestOptions, TestServer};
 use serde_json::Value;
 use std::time::Duration;
 
+/// A canary every 200 ms; a round may take a second (a loaded machine) before it fails.
 fn fast_canary() -> ServeOptions {
     ServeOptions {
-        canary_interval: Some(Duration::from_millis(100)),
-        canary_timeout: Some(Duration::from_millis(300)),
+        canary_interval: Some(Duration::from_millis(200)),
+        canary_timeout: Some(Duration::from_secs(1)),
         ..Default::default()
     }
 }
 
 /// Polls `GET path` until `ok` holds (the canary runs on its own clock; there is no
 /// event a client could await). Bounded: fails after ten seconds.
-async fn eventually(api: &Api, path: &str, ok: impl Fn(&Value, &str) -> bool) -> (Value, String) {
+pub(crate) async fn eventually(
+    api: &Api,
+    path: &str,
+    ok: impl Fn(&Value, &str) -> bool,
+) -> (Value, String) {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     for _ in 0..200 {
         tick.tick().await;
@@ -149,7 +154,7 @@ async fn a_dead_poll_loop_turns_readiness_unavailable_and_the_canary_degraded() 
 }
 
 /// Before its first round trip has come back the canary has proven nothing: the
-/// server says `starting`, and the probe does not pass it as healthy.
+/// server says `starting`, not `healthy` (which the probe and deploys wait for).
 #[tokio::test]
 async fn before_its_first_round_trip_the_canary_says_starting_not_healthy() {
     let faults = Faults::default();

@@ -199,7 +199,12 @@ async fn a_lagging_consumer_silently_stopped() {
         .handshake()
         .await;
     have.extend(seqs(&replay));
-    assert_eq!(have, want);
+    assert_eq!(have, want, "every event once, in order, across the close");
+    let text = server.metrics().await;
+    assert_eq!(
+        replyx_testkit::metric(&text, "websocket_dropped_slow_consumers_total"),
+        1.0
+    );
 }
 
 /// The broker went silent and nobody noticed until users did. The server's canary
@@ -229,12 +234,8 @@ async fn a_silent_broker() {
         "the client can tell it missed something"
     );
     // The canary runs on its own clock: poll, bounded.
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    for _ in 0..200 {
-        tick.tick().await;
-        if health(&fx.api).await["status"] == "degraded" {
-            return;
-        }
-    }
-    panic!("the canary never noticed: {}", health(&fx.api).await);
+    crate::canary::eventually(&fx.api, "/health/websocket", |h, _| {
+        h["status"] == "degraded"
+    })
+    .await;
 }

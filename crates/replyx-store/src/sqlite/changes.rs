@@ -81,10 +81,13 @@ pub(crate) async fn since(
             }
         }
     }
+    let more =
+        event_rows.len() as u64 == u64::from(limit) || signal_rows.len() as u64 == u64::from(limit);
     Ok(ChangeBatch {
         events,
         signals,
         cursor: next,
+        more,
     })
 }
 

@@ -109,8 +109,15 @@ async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiv
                 let _ = job.reply.send(result);
             }
         }
-        for reply in pings.drain(..) {
-            let _ = reply.send(take_write_lock(&pool).await);
+        // One try of the lock answers every ping waiting now; pings whose caller gave
+        // up (readiness timed out) ask for nothing, so a locked database does not keep
+        // the writer busy with answers nobody reads.
+        pings.retain(|reply| !reply.is_closed());
+        if !pings.is_empty() {
+            let answer = take_write_lock(&pool).await;
+            for reply in pings.drain(..) {
+                let _ = reply.send(answer.clone());
+            }
         }
     }
 }
@@ -131,6 +138,9 @@ pub(crate) async fn commit_batch(
 ) -> Vec<Result<Appended, StoreError>> {
     match append_together(pool, origin, messages).await {
         Ok(results) => results,
+        // The database is locked or unreachable: one by one, each would wait its own
+        // busy timeout for the same answer.
+        Err(e @ StoreError::Unavailable(_)) => messages.iter().map(|_| Err(e.clone())).collect(),
         Err(e) => {
             tracing::warn!(error = %e, batch = messages.len(), "group commit failed; appending one by one");
             let mut results = Vec::with_capacity(messages.len());

@@ -5,8 +5,8 @@
 use crate::Api;
 use serde_json::Value;
 
-/// Events per page; the server's largest page.
-const PAGE: u64 = 500;
+/// Events per page: the server's largest.
+const PAGE: u64 = replyx_server::http::admin_dialogs::MAX_EVENTS_PAGE as u64;
 
 /// One stored event of the log, as far as the audit cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -123,17 +123,24 @@ impl Pair {
         stored
     }
 
-    /// Waits for the sender, lets both sockets catch up with the log (until
-    /// `settled_by`), stops them and audits their streams against the server's log.
+    /// Waits for the sender to stop (the run's end was signalled) and returns what it
+    /// sent, the storm's missed message included.
+    pub(crate) async fn stop_sending(&mut self) -> SendStats {
+        let mut stats = (&mut self.sender).await.unwrap_or_default();
+        stats.sent += self.extra_sent.load(Ordering::SeqCst);
+        stats
+    }
+
+    /// Lets both sockets catch up with the log (until `settled_by`), stops them and
+    /// audits their streams against the server's log.
     pub(crate) async fn finish(
         self,
+        stats: SendStats,
         api: &Api,
         token: &str,
         settled_by: tokio::time::Instant,
         report: &mut Report,
     ) {
-        let mut stats = self.sender.await.unwrap_or_default();
-        stats.sent += self.extra_sent.load(Ordering::SeqCst);
         let expected = match fetch_log(api, token, &self.dialog, self.since).await {
             Ok(log) => Some(log),
             Err(e) => {

@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::time::Instant;
 
-/// Figures of one run. `lost` and `duplicated` must be zero.
+/// Figures of one run. Lost, duplicated, out-of-order, misrouted and unexpected events,
+/// unaudited dialogs and failed sends must all be zero (`failures`).
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     /// Visitor/operator pairs.
@@ -34,6 +35,9 @@ pub struct Report {
     pub out_of_order: u64,
     /// Events a socket received that belong to another dialog.
     pub misrouted: u64,
+    /// Events of its own dialog a socket received but was not owed: not in the log, or
+    /// an internal note on a visitor's socket.
+    pub unexpected: u64,
     /// Dialogs whose log could not be read, so their sockets were not audited (each
     /// fails the run: an unread log must never read as "nothing lost").
     pub unaudited_dialogs: u64,
@@ -99,6 +103,8 @@ impl Report {
         self.events_expected += owed.len() as u64;
         self.events_delivered += owed.iter().filter(|s| received.contains(s)).count() as u64;
         self.lost += owed.iter().filter(|s| !received.contains(s)).count() as u64;
+        let owed: HashSet<u64> = owed.into_iter().collect();
+        self.unexpected += received.iter().filter(|s| !owed.contains(s)).count() as u64;
         self.duplicated += (log.seqs.len() - received.len()) as u64;
         self.out_of_order += log.seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
         self.misrouted += log.misrouted;
@@ -179,6 +185,7 @@ impl Report {
         zero("duplicated", self.duplicated);
         zero("out of order", self.out_of_order);
         zero("misrouted", self.misrouted);
+        zero("unexpected", self.unexpected);
         zero("unaudited dialogs", self.unaudited_dialogs);
         zero("send failures", self.send_failures);
         if self.events_in_log != self.messages_sent {
@@ -268,6 +275,29 @@ mod tests {
         let r = audited(&logged(&[1, 2]), false, log(&[1], 1));
         assert_eq!((r.lost, r.misrouted), (1, 1));
         assert!(!r.passed(0.0));
+    }
+
+    #[test]
+    fn an_event_the_socket_was_not_owed_fails_the_run() {
+        let note = vec![
+            Logged {
+                seq: 1,
+                internal: false,
+            },
+            Logged {
+                seq: 2,
+                internal: true,
+            },
+        ];
+        let leaked = audited(&note, true, log(&[1, 2], 0));
+        assert_eq!(
+            (leaked.lost, leaked.unexpected),
+            (0, 1),
+            "a note on a visitor's socket"
+        );
+        assert!(!leaked.passed(0.0));
+        let phantom = audited(&logged(&[1]), false, log(&[1, 7], 0));
+        assert_eq!(phantom.unexpected, 1, "a seq the log does not have");
     }
 
     #[test]

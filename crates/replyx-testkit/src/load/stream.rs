@@ -15,6 +15,11 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
+/// Longest wait for a socket to connect (TCP and upgrade).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the close handshake at the end of the run.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What one socket saw.
 #[derive(Debug, Default)]
 pub(crate) struct StreamLog {
@@ -100,10 +105,18 @@ async fn run(
     while !done.is_cancelled() {
         log.lock().expect("log").attempts += 1;
         let since = *last.borrow();
-        let connected = connect(&url_for(since), source).await;
+        let url = url_for(since);
+        let connected = tokio::select! {
+            c = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, source)) => c,
+            _ = done.cancelled() => {
+                // Cut short by the end of the run, not refused: no attempt at all.
+                log.lock().expect("log").attempts -= 1;
+                return;
+            }
+        };
         let mut socket = match connected {
-            Ok(socket) => socket,
-            Err(_) => {
+            Ok(Ok(socket)) => socket,
+            Ok(Err(_)) | Err(_) => {
                 failures += 1;
                 backoff(failures, &done).await;
                 continue;
@@ -174,7 +187,7 @@ async fn run(
                 // Cut short by the end of the run, not refused: no attempt at all.
                 log.lock().expect("log").attempts -= 1;
             }
-            let _ = socket.close(None).await;
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
             return;
         }
         if let (true, Some(storm)) = (stormed, storm_ahead.take()) {

@@ -7,7 +7,7 @@ use super::world::World;
 use super::Failure;
 use replyx_core::Stream;
 use replyx_protocol::{DialogStatus, EventPayload, OperatorId, Seq};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Every client's stream has every event of its audience once, in seq order; one
 /// stored message per `client_msg_id` and per intended message (retries included), and
@@ -49,8 +49,8 @@ pub(crate) fn at_rest(world: &World) -> Result<(), Failure> {
                     .events_since(dialog, Seq::ZERO, 100_000, Stream::Admin),
             )
             .map_err(|e| world.fail(format!("events_since: {e}")))?;
-        let mut by_key: HashMap<&str, Vec<Seq>> = HashMap::new();
-        let mut by_text: HashMap<&str, Vec<Seq>> = HashMap::new();
+        let mut by_key: BTreeMap<&str, Vec<Seq>> = BTreeMap::new();
+        let mut by_text: BTreeMap<&str, Vec<Seq>> = BTreeMap::new();
         let mut holder: Option<OperatorId> = None;
         for e in &log {
             match &e.payload {

@@ -17,6 +17,10 @@ use replyx_store::SqliteStore;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// Sockets of each class a process allows per dialog: a dialog's two tabs and a socket
+/// the server still holds for a dropped link fit, more meet the limit.
+pub(crate) const PER_DIALOG: usize = 3;
+
 /// Actions kept for a failure's report.
 const TRACE: usize = 400;
 
@@ -88,7 +92,9 @@ impl World {
             }
         }
         World {
-            nodes: (0..cfg.nodes).map(|_| Node::start(cfg.outbox)).collect(),
+            nodes: (0..cfg.nodes)
+                .map(|_| Node::start(cfg.outbox, PER_DIALOG))
+                .collect(),
             bus: (0..cfg.nodes).map(|_| VecDeque::new()).collect(),
             cfg,
             rng: StdRng::seed_from_u64(seed),
@@ -155,9 +161,11 @@ impl World {
             60..=77 => self.read(c, 4),
             78..=81 => self.ping(c),
             82..=88 => self.connect(c, false),
-            89..=90 => self.disconnect(c),
+            89 => self.disconnect(c),
+            90 => self.reconnect_now(c),
             91 => self.slow(c),
-            92..=99 => self.fault(),
+            92 => self.heartbeat_sweep(),
+            93..=99 => self.fault(),
             _ => unreachable!("rolls are 0..100"),
         }
     }
@@ -171,7 +179,7 @@ impl World {
             self.nodes[n].partitioned = false;
             if !self.nodes[n].is_up() || self.nodes[n].draining {
                 self.crash(n);
-                self.nodes[n] = Node::start(self.cfg.outbox);
+                self.nodes[n] = Node::start(self.cfg.outbox, PER_DIALOG);
             }
         }
         for client in &mut self.clients {
@@ -192,6 +200,7 @@ impl World {
                     }
                 }
             }
+            self.heartbeat_sweep()?;
             for c in 0..self.clients.len() {
                 self.read(c, usize::MAX)?;
                 self.connect(c, true)?;

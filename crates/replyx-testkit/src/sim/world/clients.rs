@@ -188,9 +188,13 @@ impl World {
                 }
                 match self.clients[c].log.accept(&event) {
                     Accepted::Added | Accepted::Duplicate => {}
+                    // A socket's stream has no holes: it starts at the client's `since`
+                    // and the session fills every gap before it sends on.
                     Accepted::Gap => {
-                        self.summary.client_gaps += 1;
-                        self.fetch(c)?;
+                        return Err(self.fail(format!(
+                            "client {c}'s socket sent seq {} after {} without seq {} (its stream has a hole)",
+                            event.seq, self.clients[c].log.last, event.prev_seq
+                        )))
                     }
                 }
             }
@@ -306,7 +310,13 @@ impl World {
         let token = self.next_token;
         let since = self.clients[c].log.last;
         let hub = self.nodes[n].hub.clone().expect("an accepting node is up");
-        let client_id = self.clients[c].client_id.clone();
+        // Who the socket is: the dialog's guest for its tabs, or the operator.
+        let owner = match self.clients[c].operator {
+            Some(o) => format!("operator-{o}"),
+            None => format!("guest-{}", self.clients[c].dialog),
+        };
+        let client_key =
+            replyx_server::hub::ClientKey::new(self.clients[c].client_id.clone(), owner);
         match node::open(
             &self.rt,
             self.store.as_ref(),
@@ -314,7 +324,7 @@ impl World {
             c,
             token,
             kind,
-            client_id,
+            client_key,
             dialog,
             since,
         ) {
@@ -352,6 +362,20 @@ impl World {
                 from_step: self.step + wait,
             };
             self.note(format!("client {c}'s link dropped"));
+        }
+        Ok(())
+    }
+
+    /// The client's pong did not come in time: it drops its socket itself and opens a
+    /// new one at once. The server may still hold the old one (replaced with 4009 if
+    /// the new one lands on the same process).
+    pub(super) fn reconnect_now(&mut self, c: usize) -> Result<(), Failure> {
+        if matches!(self.clients[c].conn, Conn::Up { .. }) {
+            self.clients[c].conn = Conn::Down {
+                from_step: self.step,
+            };
+            self.note(format!("client {c} gives up on its socket and reconnects"));
+            self.connect(c, true)?;
         }
         Ok(())
     }

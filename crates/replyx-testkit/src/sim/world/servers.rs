@@ -4,8 +4,8 @@
 
 use super::super::client::{Conn, Frame};
 use super::super::node::{self, Node};
-use super::super::Failure;
-use super::World;
+use super::super::{Failure, InjectedBug};
+use super::{World, PER_DIALOG};
 use rand::Rng;
 use replyx_core::{BusMessage, BusSink};
 use replyx_protocol::CloseCode;
@@ -85,7 +85,8 @@ impl World {
         }
         let visitor = self.clients[c].is_visitor();
         let session = &mut self.nodes[n].sessions[s];
-        let out = node::pump(&self.rt, self.store.as_ref(), session, visitor);
+        let skip = self.cfg.bug == Some(InjectedBug::SessionSkipsGapFill);
+        let out = node::pump(&self.rt, self.store.as_ref(), session, visitor, skip);
         let token = session.token;
         self.summary.gap_fills += out.gap_fills;
         if let Some(v) = out.violations.first() {
@@ -124,7 +125,7 @@ impl World {
             }
             1 if !self.nodes[n].is_up() => {
                 self.note(format!("node {n} restarts"));
-                self.nodes[n] = Node::start(self.cfg.outbox);
+                self.nodes[n] = Node::start(self.cfg.outbox, PER_DIALOG);
             }
             2 if self.nodes[n].accepts() => {
                 self.note(format!("node {n} drains"));
@@ -168,6 +169,21 @@ impl World {
         for s in &self.nodes[n].sessions {
             s.sub.closer().close(CloseCode::ServiceRestart);
         }
+    }
+
+    /// The heartbeat's silence timeout: sessions whose client is no longer on them (its
+    /// link dropped) are closed with 1001.
+    pub(crate) fn heartbeat_sweep(&mut self) -> Result<(), Failure> {
+        for n in 0..self.nodes.len() {
+            for s in &self.nodes[n].sessions {
+                let current = matches!(self.clients[s.client].conn,
+                    Conn::Up { node, token, .. } if node == n && token == s.token);
+                if !current {
+                    s.sub.closer().close(CloseCode::GoingAway);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Drained nodes whose sessions are all closed exit.
