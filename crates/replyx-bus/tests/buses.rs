@@ -51,6 +51,36 @@ async fn local_bus_hands_every_message_to_its_sink() {
     assert!(matches!(next(&mut rx).await, BusMessage::Signal(s) if *s == signal));
 }
 
+/// With no other process there is no other path: the in-process bus's round trip (the
+/// canary's) is its publish.
+#[tokio::test]
+async fn the_local_bus_round_trip_is_its_in_process_delivery() {
+    let bus = LocalBus::new();
+    let (s, mut rx) = sink();
+    bus.attach(s);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bus.db").display());
+    let store = SqliteStore::build(&url, "a").await.unwrap();
+    let assistant = store
+        .create_assistant(NewAssistant {
+            name: "A".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (dialog, _, _) = store
+        .open_dialog(&assistant, &GuestId::generate())
+        .await
+        .unwrap();
+    let event = store
+        .append_message(NewMessage::visitor(dialog.id, "canary"))
+        .await
+        .unwrap()
+        .event;
+    bus.publish_round_trip(Arc::new(event)).await.unwrap();
+    assert!(matches!(next(&mut rx).await, BusMessage::Event(e) if e.seq == Seq(1)));
+}
+
 #[tokio::test]
 async fn store_watch_bus_carries_events_and_signals_between_processes_on_one_file() {
     let dir = tempfile::tempdir().unwrap();

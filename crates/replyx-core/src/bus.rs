@@ -53,16 +53,6 @@ pub enum BusMessage {
     Signal(Arc<Signal>),
 }
 
-impl BusMessage {
-    /// The dialog it concerns.
-    pub fn dialog_id(&self) -> DialogId {
-        match self {
-            Self::Event(e) => e.dialog_id,
-            Self::Signal(s) => s.dialog_id,
-        }
-    }
-}
-
 /// Receives what the bus carries. Implemented by the hub; must not block.
 pub trait BusSink: Send + Sync + 'static {
     /// Hands one message to local subscribers.
