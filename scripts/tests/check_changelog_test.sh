@@ -51,6 +51,16 @@ expect fail "removing a changelog line is not adding one" scripts/check-changelo
 git checkout -q base && git checkout -q -b docs && echo x >README.md && git add README.md && git commit -qm docs
 expect pass "a change outside realtime code needs no line" env CHANGELOG_BASE=base scripts/check-changelog
 expect pass "... nor with the previous commit as base" scripts/check-changelog
+git checkout -q base && git checkout -q -b tests-only
+mkdir -p crates/replyx-bus/tests crates/replyx-bus/src && echo "#[test] fn t() {}" >crates/replyx-bus/tests/buses.rs
+git add -A && git commit -qm "a bus test"
+expect pass "a change to a crate's tests/ folder only needs no line" scripts/check-changelog
+echo "fn f() {}" >crates/replyx-bus/src/lib.rs && echo "#[test] fn u() {}" >>crates/replyx-bus/tests/buses.rs
+git add -A && git commit -qm "bus code and test"
+expect fail "... but bus code changed beside its test still needs one" scripts/check-changelog
+mkdir -p crates/replyx-core/src && echo "fn g() {}" >crates/replyx-core/src/delivery.rs
+expect fail "the core crate's delivery rules are realtime code" scripts/check-changelog
+rm -r crates/replyx-core && git checkout -q docs
 
 # A clone whose branch is ahead of origin/main by two commits: the whole branch counts,
 # not only its last commit (which touches only the changelog).
