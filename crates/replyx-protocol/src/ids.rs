@@ -74,11 +74,6 @@ impl ClientId {
     pub fn parse(s: &str) -> Option<Self> {
         is_token(s).then(|| Self(s.to_owned()))
     }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// 8 to 64 characters of `[A-Za-z0-9_-]`: the shape of client-chosen ids.
@@ -128,11 +123,6 @@ pub struct Seq(pub u64);
 impl Seq {
     /// Before the first event.
     pub const ZERO: Seq = Seq(0);
-
-    /// The following position.
-    pub fn next(self) -> Seq {
-        Seq(self.0 + 1)
-    }
 }
 
 impl fmt::Display for Seq {

@@ -343,4 +343,35 @@ mod tests {
         );
         assert_eq!(new.closer().code(), None);
     }
+
+    /// The drain spreads its closes over the window: every socket gets 1012, and the
+    /// last batch goes out before the window ends (on tokio's paused clock, so the
+    /// pacing is exact rather than timed).
+    #[tokio::test(start_paused = true)]
+    async fn drain_closes_every_socket_with_1012_in_batches_within_the_window() {
+        let hub = hub(8, 5);
+        let subs: Vec<Subscription> = (0..10)
+            .map(|_| {
+                hub.register(ConnectionKind::Widget, Some(DialogId::new()), None)
+                    .unwrap()
+            })
+            .collect();
+        let ids: std::collections::HashSet<_> = subs.iter().map(Subscription::id).collect();
+        assert_eq!(ids.len(), subs.len(), "every connection has its own id");
+        assert!(
+            subs.iter().all(|s| s.id() == s.id()),
+            "and keeps it: the id `connection.established` announces is the one logged"
+        );
+        let window = Duration::from_secs(10);
+        let started = tokio::time::Instant::now();
+        hub.drain(window).await;
+        let took = started.elapsed();
+        assert!(
+            took >= window * 9 / 10 && took < window,
+            "ten batches a tenth of the window apart, took {took:?}"
+        );
+        for sub in &subs {
+            assert_eq!(sub.closer().code(), Some(CloseCode::ServiceRestart));
+        }
+    }
 }

@@ -3,65 +3,11 @@
 
 use replyx_core::bus::{Signal, SignalBody};
 use replyx_core::handoff::HandoffAction;
-use replyx_core::{Assistant, HandoffError, NewAssistant, NewMessage, Store, StoreError, Stream};
-use replyx_protocol::{
-    DialogStatus, GuestId, OperatorRef, Reader, Sender, Seq, TypingActor, TypingState,
-};
-use replyx_store::SqliteStore;
-use std::sync::Arc;
+use replyx_core::{HandoffError, NewMessage, StoreError, Stream};
+use replyx_protocol::{DialogStatus, GuestId, Reader, Sender, Seq, TypingActor, TypingState};
 
-/// A fresh SQLite store in its own directory, plus a second handle on the same file
-/// (another process's view, with another origin).
-async fn sqlite_pair() -> (Arc<dyn Store>, Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let a = SqliteStore::build(&url, "process-a").await.unwrap();
-    let b = SqliteStore::build(&url, "process-b").await.unwrap();
-    (Arc::new(a), Arc::new(b), dir)
-}
-
-async fn assistant(store: &dyn Store, welcome: Option<&str>) -> Assistant {
-    store
-        .create_assistant(NewAssistant {
-            name: "Helper".into(),
-            welcome_message: welcome.map(str::to_owned),
-            allowed_domains: vec!["shop.example".into()],
-            rules: vec![],
-            fallback_reply: None,
-        })
-        .await
-        .unwrap()
-}
-
-fn message(
-    dialog: replyx_protocol::DialogId,
-    text: &str,
-    key: Option<&str>,
-    internal: bool,
-) -> NewMessage {
-    NewMessage {
-        dialog_id: dialog,
-        sender: if internal {
-            Sender::Operator
-        } else {
-            Sender::Visitor
-        },
-        text: text.into(),
-        client_msg_id: key.map(str::to_owned),
-        operator: None,
-        internal,
-        require_status: None,
-    }
-}
-
-async fn op(store: &dyn Store, name: &str) -> OperatorRef {
-    let new = replyx_core::NewOperator {
-        email: format!("{name}@example.test"),
-        name: name.into(),
-        password_hash: "not used here".into(),
-    };
-    store.create_operator(new).await.unwrap().to_ref()
-}
+mod support;
+use support::{assistant, message, op, sqlite_pair};
 
 #[tokio::test]
 async fn a_new_dialog_stores_its_welcome_as_seq_1_and_a_reload_adds_nothing() {

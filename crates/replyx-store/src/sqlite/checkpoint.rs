@@ -106,6 +106,17 @@ mod tests {
                 .expect("a file store checkpoints");
             seen.push(c);
             if c.wal_frames > 0 && c.copied_frames == c.wal_frames {
+                // What it reported is what SQLite itself reads now (a passive
+                // checkpoint does not reset the WAL, and nothing was appended since).
+                let own = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&store.write)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    (own.get::<i64, _>(1), own.get::<i64, _>(2)),
+                    (c.wal_frames, c.copied_frames),
+                    "the reported frames are the WAL's"
+                );
                 return;
             }
         }
