@@ -22,6 +22,8 @@ pub enum Incoming {
 pub struct WsClient {
     inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
     closed: Option<Option<u16>>,
+    /// The close frame's reason text, once closed with one.
+    close_reason: Option<String>,
 }
 
 impl WsClient {
@@ -45,6 +47,7 @@ impl WsClient {
         Ok(WsClient {
             inner,
             closed: None,
+            close_reason: None,
         })
     }
 
@@ -64,7 +67,8 @@ impl WsClient {
                     );
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    let code = frame.map(|f| u16::from(f.code));
+                    let code = frame.as_ref().map(|f| u16::from(f.code));
+                    self.close_reason = frame.map(|f| f.reason.as_str().to_owned());
                     self.closed = Some(code);
                     return Incoming::Closed(code);
                 }
@@ -129,13 +133,21 @@ impl WsClient {
         (before, pong)
     }
 
-    /// Waits for the close and asserts its code, ignoring frames before it.
+    /// Waits for the close and asserts its code, ignoring frames before it; for one of
+    /// the protocol's codes, also the reason text the close-code table gives it.
     pub async fn expect_close(&mut self, code: u16) {
         loop {
             match self.recv().await {
                 Incoming::Json(_) => continue,
                 Incoming::Closed(got) => {
                     assert_eq!(got, Some(code), "expected close {code}");
+                    if let Some(ours) = replyx_protocol::CloseCode::from_code(code) {
+                        assert_eq!(
+                            self.close_reason.as_deref(),
+                            Some(ours.reason()),
+                            "close {code} carries its reason"
+                        );
+                    }
                     return;
                 }
             }
