@@ -140,3 +140,19 @@ fn respond(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `since` absent or empty means "no resume"; a number resumes after it; anything
+    /// else is refused with 1008 rather than read as 0 (which would replay everything).
+    #[test]
+    fn since_is_absent_empty_a_number_or_refused() {
+        assert_eq!(since(None), Ok(None));
+        assert_eq!(since(Some("client_id=tab-0000aaaa")), Ok(None));
+        assert_eq!(since(Some("since=")), Ok(None));
+        assert_eq!(since(Some("since=7")), Ok(Some(Seq(7))));
+        assert_eq!(since(Some("since=-1")), Err(CloseCode::PolicyViolation));
+    }
+}
