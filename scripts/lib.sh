@@ -33,3 +33,17 @@ cargo_test_matching() { # FILTER CARGO-TEST-ARGS...
   fi
   echo "$ran test(s) matching '$filter' passed"
 }
+
+# Fails (never skips) unless the PostgreSQL server the scale-out tests use answers.
+# Each test makes its own database there and drops it afterwards.
+need_postgres() {
+  local url=${REPLYX_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  need_debian pg_isready postgresql-client
+  if ! pg_isready -q -d "$url"; then
+    echo "PostgreSQL is not answering at $url; the store and cluster tests need it." >&2
+    echo "Start it (Debian: apt-get install postgresql && service postgresql start, trust" >&2
+    echo "auth for 127.0.0.1), or set REPLYX_TEST_PG_URL to a server where this user may" >&2
+    echo "create databases." >&2
+    exit 1
+  fi
+}

@@ -23,6 +23,10 @@ impl LocalBus {
         }
     }
 
+    pub(crate) fn sink(&self) -> Option<Arc<dyn BusSink>> {
+        self.sink.get().cloned()
+    }
+
     pub(crate) fn deliver_local(&self, message: BusMessage) {
         if let Some(sink) = self.sink.get() {
             sink.deliver(message);

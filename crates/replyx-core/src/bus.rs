@@ -44,6 +44,30 @@ pub struct Signal {
     pub body: SignalBody,
 }
 
+/// What a node listens for on a cluster bus: one dialog's events and signals, or the
+/// operators' inbox feed. A cluster bus carries each to the nodes that asked for it
+/// only, so a node's bus traffic follows its own sockets, not the cluster's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Events, typing and read marks of one dialog.
+    Dialog(DialogId),
+    /// Inbox rows (`dialog.created`, `dialog.updated`) of every dialog.
+    Inbox,
+}
+
+impl Topic {
+    /// The topic a message travels on.
+    pub fn of(message: &BusMessage) -> Topic {
+        match message {
+            BusMessage::Event(e) => Topic::Dialog(e.dialog_id),
+            BusMessage::Signal(s) => match s.body {
+                SignalBody::Inbox { .. } => Topic::Inbox,
+                _ => Topic::Dialog(s.dialog_id),
+            },
+        }
+    }
+}
+
 /// One item on the bus.
 #[derive(Debug, Clone)]
 pub enum BusMessage {
@@ -61,6 +85,16 @@ pub trait BusSink: Send + Sync + 'static {
     /// Reports how long an event from another process took to arrive here (from its
     /// store timestamp), for the bus lag metric. Optional.
     fn observe_remote_lag(&self, _seconds: f64) {}
+
+    /// The bus may have lost messages (it reconnected to its broker): every local
+    /// subscriber reads what it missed from the store. Called after the bus listens
+    /// again, so nothing published from then on is missed either.
+    fn resync(&self) {}
+
+    /// Other nodes changed these dialogs (events, read marks): their inbox rows may
+    /// need a refresh. Cluster buses send these in batches on [`Topic::Inbox`], so an
+    /// open console does not make its node receive every event of the cluster.
+    fn rows_changed(&self, _dialogs: &[DialogId]) {}
 }
 
 /// Publishes to every process's hub (this one included).
@@ -79,6 +113,15 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish_round_trip(&self, event: Arc<StoredEvent>) -> Result<(), String> {
         self.publish(BusMessage::Event(event)).await
     }
+    /// Starts carrying `topic` to this node, and returns once the broker has confirmed
+    /// it, so that a message published after this returns is not missed (a session
+    /// subscribes before it reads its replay). Counted: every call is paired with one
+    /// [`Bus::unsubscribe`]. While the broker is unreachable the interest is recorded
+    /// and this returns at once: the reconnect subscribes and then calls
+    /// [`BusSink::resync`]. Buses that carry everything everywhere ignore it.
+    async fn subscribe(&self, _topic: Topic) {}
+    /// Ends one [`Bus::subscribe`] of `topic`; the last one stops its delivery here.
+    fn unsubscribe(&self, _topic: Topic) {}
     /// Checks the bus works (readiness).
     async fn health(&self) -> Result<(), String>;
     /// A short name for logs and `/health`.

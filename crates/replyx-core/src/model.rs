@@ -29,8 +29,9 @@ impl Stream {
 
 /// One event as stored, with what both streams need: the admin stream's previous seq is
 /// always `seq - 1`; the visitor stream's is `prev_visitor_seq`, kept by the store when it
-/// appends, so gap detection works in either stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// appends, so gap detection works in either stream. Serializable for cluster buses,
+/// which carry it between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredEvent {
     /// The dialog.
     pub dialog_id: DialogId,

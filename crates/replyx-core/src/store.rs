@@ -24,12 +24,19 @@ pub struct Appended {
 }
 
 /// Where a change feed reader is: the newest event row and signal row it has seen.
+/// On SQLite row ids grow in commit order, so a row id is the whole position; on
+/// PostgreSQL rows are ordered by (writing transaction, row id), and the `*_tx` fields
+/// hold the transaction part (0 on SQLite).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChangeCursor {
     /// Newest event row id seen.
     pub event_row: i64,
     /// Newest signal row id seen.
     pub signal_row: i64,
+    /// Transaction of the newest event row seen (PostgreSQL).
+    pub event_tx: i64,
+    /// Transaction of the newest signal row seen (PostgreSQL).
+    pub signal_tx: i64,
 }
 
 /// New rows written by other processes since a cursor.

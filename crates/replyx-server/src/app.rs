@@ -5,15 +5,16 @@
 
 use crate::auth::Tokens;
 use crate::config::Settings;
+use crate::config::{redact, StoreKind};
 use crate::hub::{Hub, HubLimits};
 use crate::lifecycle::Lifecycle;
 use crate::limits::PerIpLimiter;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Inner};
 use crate::{http, secret};
-use replyx_bus::{LocalBus, StoreWatchBus};
+use replyx_bus::{ClusterBus, ClusterOptions, LocalBus, StoreWatchBus};
 use replyx_core::{Bus, BusSink, Store};
-use replyx_store::SqliteStore;
+use replyx_store::{PgStore, SqliteStore};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,18 +43,77 @@ pub struct App {
     listener: TcpListener,
 }
 
-/// Opens the store named by the settings.
+/// A store opened from its URL, and the canary's handle on the same database.
+pub struct OpenedStore {
+    /// What the server uses.
+    pub store: Arc<dyn Store>,
+    /// The same database under another origin: the canary writes as a peer process
+    /// would, so that its round trip crosses the path other processes' events take.
+    pub canary_peer: Arc<dyn Store>,
+    /// Which backend.
+    pub kind: StoreKind,
+}
+
+/// Opens (and migrates) the store named by `url`: SQLite or PostgreSQL.
 ///
 /// # Errors
 /// An unsupported URL, or the database cannot be opened or migrated.
-pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<SqliteStore> {
-    anyhow::ensure!(
-        url.starts_with("sqlite:"),
-        "unsupported REPLYX_DATABASE_URL {url:?}: this build stores in SQLite (sqlite://PATH)"
-    );
-    SqliteStore::build(url, origin)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening store {url}: {e}"))
+pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<OpenedStore> {
+    let kind = StoreKind::of(url)?;
+    let shown = redact(url);
+    let canary = format!("{origin}/canary");
+    let (store, canary_peer): (Arc<dyn Store>, Arc<dyn Store>) = match kind {
+        StoreKind::Sqlite => {
+            let s = SqliteStore::build(url, origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening store {shown}: {e}"))?;
+            let peer = s.with_origin(&canary);
+            (Arc::new(s), Arc::new(peer))
+        }
+        StoreKind::Postgres => {
+            let s = PgStore::build(url, origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening store {shown}: {e}"))?;
+            let peer = s.with_origin(&canary);
+            (Arc::new(s), Arc::new(peer))
+        }
+    };
+    Ok(OpenedStore {
+        store,
+        canary_peer,
+        kind,
+    })
+}
+
+/// Connects the bus the settings name: a broker for a cluster, the shared SQLite
+/// file's change feed for processes on one host, or in-process fan-out.
+async fn open_bus(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    origin: &str,
+    lifecycle: &Lifecycle,
+) -> anyhow::Result<Arc<dyn Bus>> {
+    if let Some(url) = &settings.bus_url {
+        let options = ClusterOptions {
+            url: url.clone(),
+            origin: origin.to_owned(),
+            prefix: "replyx".into(),
+        };
+        let bus = ClusterBus::connect(options, lifecycle.tracker(), lifecycle.stop_token())
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting the bus {}: {e}", redact(url)))?;
+        return Ok(bus);
+    }
+    if settings.data_dir().is_some() {
+        // A database file may be shared by other processes (a blue-green pair):
+        // read their changes from it, or their events would never reach us.
+        let bus = StoreWatchBus::new(store.clone(), settings.bus_poll_interval);
+        bus.start(lifecycle.tracker(), lifecycle.stop_token())
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the store-watching bus: {e}"))?;
+        return Ok(bus);
+    }
+    Ok(Arc::new(LocalBus::new()))
 }
 
 /// Binds with an explicit accept queue: `TcpListener::bind` uses 1,024, and when every
@@ -103,30 +163,26 @@ impl App {
         seams: Seams,
     ) -> anyhow::Result<App> {
         let origin = uuid::Uuid::new_v4().to_string();
-        let sqlite = open_store(&settings.database_url, &origin).await?;
-        // The canary writes as a peer process would, so that its round trip crosses
-        // the path other processes' events take (see `canary`).
-        let canary_peer: Arc<dyn Store> = Arc::new(sqlite.with_origin(&format!("{origin}/canary")));
-        let mut store: Arc<dyn Store> = Arc::new(sqlite);
+        let opened = open_store(&settings.database_url, &origin).await?;
+        let canary_peer = opened.canary_peer;
+        let mut store = opened.store;
         if let Some(wrap) = seams.store {
             store = wrap(store);
         }
         let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
         let lifecycle = Lifecycle::new();
-        let mut bus: Arc<dyn Bus> = if settings.data_dir().is_some() {
-            // A database file may be shared by other processes (a blue-green pair):
-            // read their changes from it, or their events would never reach us.
-            let bus = StoreWatchBus::new(store.clone(), settings.bus_poll_interval);
-            bus.start(lifecycle.tracker(), lifecycle.stop_token())
-                .await
-                .map_err(|e| anyhow::anyhow!("starting the store-watching bus: {e}"))?;
-            bus
-        } else {
-            Arc::new(LocalBus::new())
-        };
+        let mut bus = open_bus(&settings, &store, &origin, &lifecycle).await?;
         if let Some(wrap) = seams.bus {
             bus = wrap(bus);
         }
+        tracing::info!(
+            store = ?opened.kind,
+            database = %redact(&settings.database_url),
+            bus = bus.name(),
+            bus_url = settings.bus_url.as_deref().map(redact).as_deref().unwrap_or("-"),
+            node = %origin,
+            "store and bus"
+        );
         let metrics = Metrics::new();
         let limits = &settings.limits;
         let hub = Hub::new(

@@ -13,7 +13,7 @@
 //! The canary dialog belongs to an assistant named [`CANARY_ASSISTANT`]; it is left out
 //! of the operators' inbox, and only its newest events are kept.
 
-use crate::hub::{Outbound, Subscription};
+use crate::hub::{BusInterest, Outbound, Subscription};
 use crate::state::AppState;
 use replyx_core::{NewAssistant, NewMessage, Store};
 use replyx_protocol::{AssistantId, DialogId, EventPayload, GuestId, Sender};
@@ -105,7 +105,7 @@ pub fn start(state: &AppState, peer: Arc<dyn Store>) {
     let stop = state.lifecycle.stop_token();
     state.lifecycle.spawn(async move {
         let mut tick = tokio::time::interval(interval);
-        let mut set_up: Option<(DialogId, Subscription)> = None;
+        let mut set_up: Option<(DialogId, Subscription, BusInterest)> = None;
         let mut rounds: u64 = 0;
         loop {
             tokio::select! {
@@ -121,7 +121,7 @@ pub fn start(state: &AppState, peer: Arc<dyn Store>) {
                     }
                 }
             }
-            let Some((dialog, sub)) = set_up.as_mut() else {
+            let Some((dialog, sub, _)) = set_up.as_mut() else {
                 continue;
             };
             // A round waiting on a stuck store must not hold up shutdown.
@@ -139,7 +139,7 @@ pub fn start(state: &AppState, peer: Arc<dyn Store>) {
     });
 }
 
-async fn setup(state: &AppState) -> anyhow::Result<(DialogId, Subscription)> {
+async fn setup(state: &AppState) -> anyhow::Result<(DialogId, Subscription, BusInterest)> {
     let existing = state
         .store
         .list_assistants()
@@ -159,7 +159,10 @@ async fn setup(state: &AppState) -> anyhow::Result<(DialogId, Subscription)> {
     let _ = state.canary.inner.assistant.set(assistant.id);
     let guest = GuestId::parse(CANARY_GUEST).expect("valid guest id");
     let (dialog, _, _) = state.store.open_dialog(&assistant, &guest).await?;
-    Ok((dialog.id, state.hub.register_internal(dialog.id)))
+    let sub = state.hub.register_internal(dialog.id);
+    // On a cluster bus the round trip comes back only on a subscribed dialog.
+    let interest = BusInterest::acquire(state.bus.clone(), Some(dialog.id)).await;
+    Ok((dialog.id, sub, interest))
 }
 
 async fn round(state: &AppState, peer: &dyn Store, dialog: DialogId, sub: &mut Subscription) {

@@ -3,6 +3,8 @@
 //! flag/env > file > default and validated once at start (`bounds`).
 
 mod bounds;
+mod topology;
+pub use topology::{redact, StoreKind};
 
 use clap::Args;
 use serde::Deserialize;
@@ -21,9 +23,14 @@ pub struct ServeOptions {
     /// arrives all at once [default: 4096; the kernel caps it at net.core.somaxconn]
     #[arg(long, env = "REPLYX_LISTEN_BACKLOG")]
     pub listen_backlog: Option<u32>,
-    /// Store URL; `sqlite://PATH` is created and migrated on start [default: sqlite://replyx.db]
+    /// Store URL: `sqlite://PATH` (one host) or `postgres://…` (a cluster); created or
+    /// migrated on start [default: sqlite://replyx.db]
     #[arg(long, env = "REPLYX_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Bus between cluster nodes: `nats://HOST:PORT` or `redis://HOST:PORT`; needed with
+    /// PostgreSQL [default: none: in-process, or a shared SQLite file's change feed]
+    #[arg(long, env = "REPLYX_BUS_URL")]
+    pub bus_url: Option<String>,
     /// Signing secret for tokens; generated into the data directory when unset
     #[arg(long, env = "REPLYX_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
@@ -108,6 +115,7 @@ impl ServeOptions {
             bind,
             listen_backlog,
             database_url,
+            bus_url,
             secret,
             max_visitor_connections_per_dialog,
             max_admin_connections_per_dialog,
@@ -180,6 +188,8 @@ pub struct Settings {
     pub listen_backlog: u32,
     /// Store URL.
     pub database_url: String,
+    /// Cluster bus URL, if any.
+    pub bus_url: Option<String>,
     /// Explicit secret, if given.
     pub secret: Option<String>,
     /// Seed the demo.
@@ -206,7 +216,8 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("bind", &self.bind)
-            .field("database_url", &self.database_url)
+            .field("database_url", &topology::redact(&self.database_url))
+            .field("bus_url", &self.bus_url.as_deref().map(topology::redact))
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("limits", &self.limits)
             .field("drain_grace", &self.drain_grace)
@@ -223,6 +234,7 @@ impl Settings {
     pub fn resolve(o: ServeOptions) -> anyhow::Result<Settings> {
         let settings = Self::from_options_unchecked(o);
         bounds::check(&settings)?;
+        topology::check(&settings)?;
         Ok(settings)
     }
 
@@ -250,6 +262,7 @@ impl Settings {
             database_url: o
                 .database_url
                 .unwrap_or_else(|| "sqlite://replyx.db".into()),
+            bus_url: o.bus_url.filter(|s| !s.is_empty()),
             secret: o.secret.filter(|s| !s.is_empty()),
             demo: o.demo,
             limits,

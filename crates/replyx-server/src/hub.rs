@@ -7,10 +7,12 @@
 //! connection with 1013 (it resumes with `since`) instead of dropping silently.
 
 mod fanout;
+mod interest;
 mod registry;
 mod subscription;
 
 pub use fanout::{FanoutEvent, Outbound};
+pub use interest::BusInterest;
 pub use registry::{ClientKey, Closer, HubCounts, RegisterError};
 pub use subscription::Subscription;
 
@@ -186,6 +188,26 @@ impl BusSink for Hub {
 
     fn observe_remote_lag(&self, seconds: f64) {
         self.inner.metrics.bus_lag(seconds);
+    }
+
+    fn resync(&self) {
+        tracing::info!("bus reconnected: every connection reads what it missed from the store");
+        self.inner.metrics.bus_resync();
+        for kind in self.registry().deliver(&Outbound::Resync) {
+            self.inner.metrics.slow_consumer(kind);
+        }
+    }
+
+    fn rows_changed(&self, dialogs: &[DialogId]) {
+        if !self.registry().has_inbox() {
+            return;
+        }
+        if let Some(changes) = self.inner.inbox_changes.get() {
+            for dialog in dialogs {
+                // Full: a refresh of many dialogs is pending already (see `deliver`).
+                let _ = changes.try_send(*dialog);
+            }
+        }
     }
 }
 

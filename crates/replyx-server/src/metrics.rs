@@ -33,6 +33,7 @@ struct Inner {
     attempts: IntCounterVec,
     successes: IntCounterVec,
     bus_lag: Histogram,
+    bus_resyncs: IntCounter,
     canary_round_trip: Histogram,
     canary_failures: IntCounter,
     canary_last_success: Gauge,
@@ -171,6 +172,11 @@ impl Metrics {
                 )
                 .buckets(FAST_BUCKETS.to_vec()),
             )),
+            bus_resyncs: must(IntCounter::new(
+                "replyx_bus_resyncs_total",
+                "Times the bus reconnected to its broker and every connection read what it \
+                 missed from the store",
+            )),
             canary_round_trip: must(Histogram::with_opts(
                 HistogramOpts::new(
                     "replyx_canary_round_trip_seconds",
@@ -213,6 +219,7 @@ impl Metrics {
         must(r.register(Box::new(inner.attempts.clone())));
         must(r.register(Box::new(inner.successes.clone())));
         must(r.register(Box::new(inner.bus_lag.clone())));
+        must(r.register(Box::new(inner.bus_resyncs.clone())));
         must(r.register(Box::new(inner.canary_round_trip.clone())));
         must(r.register(Box::new(inner.canary_failures.clone())));
         must(r.register(Box::new(inner.canary_last_success.clone())));
@@ -295,6 +302,10 @@ impl Metrics {
             .gap_fills
             .with_label_values(&[kind.as_str()])
             .inc();
+    }
+
+    pub(crate) fn bus_resync(&self) {
+        self.inner.bus_resyncs.inc();
     }
 
     pub(crate) fn audience_violation(&self, kind: ConnectionKind) {

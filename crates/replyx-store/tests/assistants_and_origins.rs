@@ -1,18 +1,20 @@
 //! The store's other promises: the assistants' table, and a handle that writes as
 //! another process (what the delivery canary's round trip rests on).
 
+#[macro_use]
 mod support;
 use replyx_core::bus::{Signal, SignalBody};
 use replyx_core::{AssistantPatch, Store};
 use replyx_protocol::{GuestId, TypingActor, TypingState};
-use replyx_store::SqliteStore;
-use support::{assistant, message, sqlite_pair};
+use std::sync::Arc;
+use support::{assistant, changes_when, message};
 
 /// Every assistant is listed, and a patch changes only what it names: an absent field
 /// stays, `null` clears, a value replaces.
-#[tokio::test]
-async fn assistants_are_listed_and_a_patch_changes_only_what_it_names() {
-    let (a, _b, _dir) = sqlite_pair().await;
+async fn assistants_are_listed_and_a_patch_changes_only_what_it_names(
+    a: Arc<dyn Store>,
+    _b: Arc<dyn Store>,
+) {
     let first = assistant(a.as_ref(), Some("Hello")).await;
     let second = assistant(a.as_ref(), None).await;
     let mut listed: Vec<_> = a
@@ -60,13 +62,11 @@ async fn assistants_are_listed_and_a_patch_changes_only_what_it_names() {
 /// A handle made with `with_origin` writes as another process: its rows are in this
 /// process's change feed (the canary's round trip depends on it), and this process's
 /// own rows are not.
-#[tokio::test]
-async fn a_handle_under_another_origin_writes_as_another_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let own = SqliteStore::build(&url, "process-a").await.unwrap();
-    let peer = own.with_origin("process-a/canary");
-    let asst = assistant(&own, None).await;
+async fn a_handle_under_another_origin_writes_as_another_process(
+    own: Arc<dyn Store>,
+    peer: Arc<dyn Store>,
+) {
+    let asst = assistant(own.as_ref(), None).await;
     let start = own.change_cursor().await.unwrap();
     let (d, _, _) = own
         .open_dialog(&asst, &GuestId::parse("guest-0042").unwrap())
@@ -91,11 +91,26 @@ async fn a_handle_under_another_origin_writes_as_another_process() {
     own.append_message(message(d.id, "own", None, false))
         .await
         .unwrap();
-    let seen = own.changes_since(start, 100).await.unwrap();
+    let seen = changes_when(own.as_ref(), start, 100, |c| {
+        !c.events.is_empty() && !c.signals.is_empty()
+    })
+    .await;
     assert_eq!(seen.signals, vec![typing(TypingActor::Operator)]);
     assert_eq!(
         seen.events.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
         [1],
         "only the peer's message"
+    );
+}
+
+backend_suite!(sqlite = crate::support::sqlite_pair, postgres = crate::support::pg_pair;
+    assistants_are_listed_and_a_patch_changes_only_what_it_names,
+);
+
+mod with_origin {
+    backend_suite!(
+        sqlite = crate::support::sqlite_origin_pair,
+        postgres = crate::support::pg_origin_pair;
+        a_handle_under_another_origin_writes_as_another_process,
     );
 }

@@ -5,6 +5,7 @@
 //! here sleeps to synchronize.
 
 mod api;
+pub mod brokers;
 pub mod faults;
 pub mod load;
 mod metrics;

@@ -5,7 +5,7 @@ use crate::app::open_store;
 use crate::auth::{password, Tokens};
 use crate::config::{ServeOptions, Settings};
 use crate::{http, secret};
-use replyx_core::{NewAssistant, NewOperator, Store};
+use replyx_core::{NewAssistant, NewOperator};
 use std::io::Read;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ fn origin() -> String {
 
 pub(super) async fn migrate(args: &StoreArgs) -> anyhow::Result<()> {
     open_store(&args.database_url, &origin()).await?;
-    println!("migrated {}", args.database_url);
+    println!("migrated {}", crate::config::redact(&args.database_url));
     Ok(())
 }
 
@@ -32,7 +32,7 @@ pub(super) async fn add_operator(
         "the password must be at least 8 characters"
     );
     anyhow::ensure!(email.contains('@'), "the e-mail must contain @");
-    let store = open_store(&args.database_url, &origin()).await?;
+    let store = open_store(&args.database_url, &origin()).await?.store;
     let hash = password::hash(password)?;
     let operator = store
         .create_operator(NewOperator {
@@ -56,11 +56,12 @@ pub(super) async fn add_assistant(
     domains: Vec<String>,
     fallback: Option<String>,
 ) -> anyhow::Result<()> {
-    let store = open_store(&args.database_url, &origin()).await?;
-    let settings = Settings::resolve(ServeOptions {
+    let store = open_store(&args.database_url, &origin()).await?.store;
+    // Only the data directory matters here (where a generated secret is kept).
+    let settings = Settings::from_options_unchecked(ServeOptions {
         database_url: Some(args.database_url.clone()),
         ..Default::default()
-    })?;
+    });
     let secret = secret::resolve(args.secret.as_deref(), settings.data_dir().as_deref())?;
     let assistant = store
         .create_assistant(NewAssistant {

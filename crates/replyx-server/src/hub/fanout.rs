@@ -71,6 +71,10 @@ pub enum Outbound {
     },
     /// A serialized inbox frame for `/ws/admin/inbox` subscribers.
     Inbox(Bytes),
+    /// The bus may have lost messages (it reconnected to its broker): a dialog
+    /// connection reads what it missed from the store; an inbox feed closes with 1012
+    /// so that its console reloads the list.
+    Resync,
 }
 
 impl Outbound {
@@ -84,7 +88,7 @@ impl Outbound {
                 delivery: Delivery::Read,
                 ..
             } => Some(*dialog_id),
-            Outbound::Frame { .. } | Outbound::Inbox(_) => None,
+            Outbound::Frame { .. } | Outbound::Inbox(_) | Outbound::Resync => None,
         }
     }
 

@@ -258,6 +258,12 @@ impl Registry {
     pub(crate) fn deliver(&self, outbound: &Outbound) -> Vec<ConnectionKind> {
         let mut slow = Vec::new();
         let (dialog, delivery) = match outbound {
+            Outbound::Resync => {
+                for conn in self.dialogs.values().flatten().chain(self.inbox.iter()) {
+                    offer(conn, Outbound::Resync, &mut slow);
+                }
+                return slow;
+            }
             Outbound::Inbox(_) => {
                 for conn in &self.inbox {
                     offer(conn, outbound.clone(), &mut slow);

@@ -82,6 +82,9 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
             return close(socket, &state, CloseCode::TryAgainLater).await;
         }
     };
+    // Before the replay is read (see the module docs): a cluster bus carries this
+    // dialog's events to this node from now on.
+    let interest = crate::hub::BusInterest::acquire(state.bus.clone(), ctx.dialog_id).await;
     let limits = &state.settings.limits;
     let mut session = Session {
         frames: crate::limits::frame_limiter(limits.client_frames_per_second),
@@ -98,6 +101,7 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
     };
     // Unregister before the close handshake: nothing more is queued for this socket.
     drop(sub);
+    drop(interest);
     if let Exit::Close(code) = exit {
         close(session.socket, &state, code).await;
     }

@@ -1,32 +1,14 @@
 //! Assistants: name, welcome message, allowed domains and reply rules.
 
-use super::{backend, rows};
-use chrono::Utc;
+use super::backend;
+use super::rows::assistant;
+use crate::records::{json, now};
 use replyx_core::{Assistant, AssistantPatch, NewAssistant, StoreError};
 use replyx_protocol::AssistantId;
-use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 const COLUMNS: &str =
     "id, name, welcome_message, allowed_domains, rules, fallback_reply, created_at";
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serializes")
-}
-
-fn assistant(row: &SqliteRow) -> Result<Assistant, StoreError> {
-    let corrupt = |e: serde_json::Error| StoreError::Backend(format!("corrupt assistant: {e}"));
-    Ok(Assistant {
-        id: rows::parse_id(&rows::text(row, "id")?)?,
-        name: rows::text(row, "name")?,
-        welcome_message: rows::opt_text(row, "welcome_message")?,
-        allowed_domains: serde_json::from_str(&rows::text(row, "allowed_domains")?)
-            .map_err(corrupt)?,
-        rules: serde_json::from_str(&rows::text(row, "rules")?).map_err(corrupt)?,
-        fallback_reply: rows::opt_text(row, "fallback_reply")?,
-        created_at: rows::time(row, "created_at")?,
-    })
-}
 
 pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assistant, StoreError> {
     let a = Assistant {
@@ -36,7 +18,7 @@ pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assis
         allowed_domains: new.allowed_domains,
         rules: new.rules,
         fallback_reply: new.fallback_reply,
-        created_at: Utc::now(),
+        created_at: now(),
     };
     sqlx::query(&format!(
         "INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"

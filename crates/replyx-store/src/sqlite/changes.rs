@@ -18,7 +18,7 @@ pub(crate) async fn append_signal(
         .bind(signal.dialog_id.to_string())
         .bind(serde_json::to_string(signal).expect("signal serializes"))
         .bind(origin)
-        .bind(Utc::now())
+        .bind(crate::records::now())
         .execute(pool)
         .await
         .map_err(backend)?;
@@ -36,6 +36,7 @@ pub(crate) async fn cursor(pool: &SqlitePool) -> Result<ChangeCursor, StoreError
     Ok(ChangeCursor {
         event_row: row.try_get("e").map_err(backend)?,
         signal_row: row.try_get("s").map_err(backend)?,
+        ..ChangeCursor::default()
     })
 }
 

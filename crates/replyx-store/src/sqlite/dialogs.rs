@@ -2,21 +2,15 @@
 //! transaction), reads, the inbox list, and read marks.
 
 use super::backend;
-use super::events::{insert, message_payload};
+use super::events::insert;
 use super::rows::{self, DIALOG_COLUMNS, DIALOG_FROM};
-use chrono::Utc;
+use crate::records::{message_payload, now};
 use replyx_core::model::{DialogQuery, DialogRecord};
 use replyx_core::{Assistant, StoreError, StoredEvent};
-use replyx_protocol::{
-    DialogId, DialogSummary, EventPayload, GuestId, MessagePreview, Reader, Sender, Seq,
-};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use replyx_protocol::{DialogId, DialogSummary, GuestId, Reader, Sender, Seq};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 type Tx = Transaction<'static, Sqlite>;
-
-/// Longest preview text in the inbox, in characters.
-const PREVIEW_CHARS: usize = 140;
 
 pub(crate) async fn open(
     tx: &mut Tx,
@@ -37,7 +31,7 @@ pub(crate) async fn open(
         return Ok((rows::dialog(&row)?, Vec::new(), false));
     }
     let id = DialogId::new();
-    let now = Utc::now();
+    let now = now();
     sqlx::query(
         "INSERT INTO dialogs (id, assistant_id, guest_id, status, created_at, updated_at) \
          VALUES (?, ?, ?, 'ai', ?, ?)",
@@ -95,33 +89,6 @@ fn summary_sql(filter: &str) -> String {
     )
 }
 
-fn summary_row(row: &SqliteRow) -> Result<DialogSummary, StoreError> {
-    let d = rows::dialog(row)?;
-    let last_message = match rows::opt_text(row, "last_payload")? {
-        Some(json) => match serde_json::from_str(&json) {
-            Ok(EventPayload::MessageCreated { message }) => Some(MessagePreview {
-                sender: message.sender,
-                text: message.text.chars().take(PREVIEW_CHARS).collect(),
-                created_at: message.created_at,
-            }),
-            _ => None,
-        },
-        None => None,
-    };
-    let unread: i64 = row.try_get("unread").map_err(backend)?;
-    Ok(DialogSummary {
-        id: d.id,
-        assistant_id: d.assistant_id,
-        status: d.status,
-        operator: d.operator,
-        last_seq: d.last_seq,
-        last_message,
-        unread_count: unread.max(0) as u64,
-        created_at: d.created_at,
-        updated_at: d.updated_at,
-    })
-}
-
 pub(crate) async fn summary(
     pool: &SqlitePool,
     id: DialogId,
@@ -131,7 +98,7 @@ pub(crate) async fn summary(
         .fetch_optional(pool)
         .await
         .map_err(backend)?;
-    row.as_ref().map(summary_row).transpose()
+    row.as_ref().map(rows::summary).transpose()
 }
 
 pub(crate) async fn list(
@@ -150,7 +117,7 @@ pub(crate) async fn list(
         .fetch_all(pool)
         .await
         .map_err(backend)?;
-    rows.iter().map(summary_row).collect()
+    rows.iter().map(rows::summary).collect()
 }
 
 pub(crate) async fn mark_read(

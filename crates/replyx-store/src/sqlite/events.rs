@@ -2,10 +2,10 @@
 //! transaction), idempotent messages, handoff events, and reads by seq.
 
 use super::{backend, rows};
-use chrono::Utc;
+use crate::records::{message_payload, now, refusal_reason};
 use replyx_core::handoff::{self, HandoffAction};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
-use replyx_protocol::{DialogId, DialogStatus, EventPayload, Message, MessageId, Sender, Seq};
+use replyx_protocol::{DialogId, DialogStatus, EventPayload, Sender, Seq};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 /// A write transaction, on a pooled or a borrowed connection.
@@ -66,7 +66,7 @@ async fn insert_where(
     .bind(client_msg_id)
     .bind(serde_json::to_string(&payload).expect("payload serializes"))
     .bind(origin)
-    .bind(Utc::now())
+    .bind(now())
     .bind(guard.is_some())
     .bind(guard.and_then(|g| g.require_status).map(|s| s.as_str()))
     .fetch_optional(&mut **tx)
@@ -83,27 +83,6 @@ async fn insert_where(
     .transpose()
 }
 
-/// A new message payload stamped now.
-pub(crate) fn message_payload(
-    sender: Sender,
-    text: String,
-    client_msg_id: Option<String>,
-    operator: Option<replyx_protocol::OperatorRef>,
-    internal: bool,
-) -> EventPayload {
-    EventPayload::MessageCreated {
-        message: Message {
-            id: MessageId::new(),
-            sender,
-            text,
-            created_at: Utc::now(),
-            client_msg_id,
-            operator,
-            internal,
-        },
-    }
-}
-
 async fn status_of(
     tx: &mut Tx<'_>,
     dialog: DialogId,
@@ -114,9 +93,7 @@ async fn status_of(
         .await
         .map_err(backend)?
         .ok_or(StoreError::NotFound)?;
-    let status = rows::text(&row, "status")?;
-    let status = DialogStatus::parse(&status)
-        .ok_or_else(|| StoreError::Backend(format!("corrupt status {status:?}")))?;
+    let status = crate::records::status(&rows::text(&row, "status")?)?;
     Ok((status, rows::opt_text(&row, "operator_id")?))
 }
 
@@ -168,13 +145,7 @@ async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError
         }
     }
     let (status, _) = status_of(tx, m.dialog_id).await?;
-    Err(if status == DialogStatus::Closed {
-        StoreError::DialogClosed
-    } else if m.require_status.is_some_and(|s| s != status) {
-        StoreError::StatusChanged
-    } else {
-        StoreError::Backend("append refused for no known reason".into())
-    })
+    Err(refusal_reason(status, m.require_status))
 }
 
 pub(crate) async fn handoff(

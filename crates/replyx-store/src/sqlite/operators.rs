@@ -1,7 +1,6 @@
 //! Operator accounts.
 
 use super::{backend, rows};
-use chrono::Utc;
 use replyx_core::{NewOperator, Operator, OperatorRecord, StoreError};
 use replyx_protocol::OperatorId;
 use sqlx::sqlite::SqliteRow;
@@ -16,7 +15,7 @@ pub(crate) async fn create(pool: &SqlitePool, new: NewOperator) -> Result<Operat
     .bind(&new.email)
     .bind(&new.name)
     .bind(&new.password_hash)
-    .bind(Utc::now())
+    .bind(crate::records::now())
     .execute(pool)
     .await
     .map_err(backend)?;

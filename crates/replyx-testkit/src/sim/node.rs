@@ -141,7 +141,7 @@ pub(crate) fn pump(
                 }
                 out.frames.push(Frame::Typing(actor));
             }
-            Outbound::Frame { .. } | Outbound::Inbox(_) => {}
+            Outbound::Frame { .. } | Outbound::Inbox(_) | Outbound::Resync => {}
         }
     }
     if let Some(code) = session.sub.closer().code() {

@@ -126,6 +126,12 @@ impl Session {
                 Ok(())
             }
             Outbound::Frame { json, .. } | Outbound::Inbox(json) => self.send_text(json).await,
+            Outbound::Resync if self.dialog_id.is_some() => {
+                self.state.metrics.gap_fill(self.kind);
+                self.catch_up().await
+            }
+            // Inbox rows are not replayed: the console reloads its list on reconnect.
+            Outbound::Resync => Err(Exit::Close(CloseCode::ServiceRestart)),
         }
     }
 }

@@ -1,0 +1,178 @@
+//! Operator accounts and assistants.
+
+use super::{backend, rows};
+use crate::records::{json, now, parse_id};
+use replyx_core::{
+    Assistant, AssistantPatch, NewAssistant, NewOperator, Operator, OperatorRecord, StoreError,
+};
+use replyx_protocol::{AssistantId, OperatorId};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Transaction};
+
+const ASSISTANT_COLUMNS: &str =
+    "id, name, welcome_message, allowed_domains, rules, fallback_reply, created_at";
+
+pub(crate) async fn create_operator(
+    pool: &PgPool,
+    new: NewOperator,
+) -> Result<Operator, StoreError> {
+    let id = OperatorId::new();
+    sqlx::query(
+        "INSERT INTO operators (id, email, name, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id.to_string())
+    .bind(&new.email)
+    .bind(&new.name)
+    .bind(&new.password_hash)
+    .bind(now())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(Operator {
+        id,
+        email: new.email,
+        name: new.name,
+    })
+}
+
+fn operator_row(row: &PgRow) -> Result<Operator, StoreError> {
+    let id: String = rows::get(row, "id")?;
+    Ok(Operator {
+        id: parse_id(&id)?,
+        email: rows::get(row, "email")?,
+        name: rows::get(row, "name")?,
+    })
+}
+
+pub(crate) async fn operator_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<OperatorRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, email, name, password_hash FROM operators WHERE lower(email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|r| {
+        Ok(OperatorRecord {
+            operator: operator_row(&r)?,
+            password_hash: rows::get(&r, "password_hash")?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn operator(
+    pool: &PgPool,
+    id: OperatorId,
+) -> Result<Option<Operator>, StoreError> {
+    let row = sqlx::query("SELECT id, email, name FROM operators WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(operator_row).transpose()
+}
+
+pub(crate) async fn create_assistant(
+    pool: &PgPool,
+    new: NewAssistant,
+) -> Result<Assistant, StoreError> {
+    let a = Assistant {
+        id: AssistantId::new(),
+        name: new.name,
+        welcome_message: new.welcome_message,
+        allowed_domains: new.allowed_domains,
+        rules: new.rules,
+        fallback_reply: new.fallback_reply,
+        created_at: now(),
+    };
+    sqlx::query(&format!(
+        "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ))
+    .bind(a.id.to_string())
+    .bind(&a.name)
+    .bind(&a.welcome_message)
+    .bind(json(&a.allowed_domains))
+    .bind(json(&a.rules))
+    .bind(&a.fallback_reply)
+    .bind(a.created_at)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(a)
+}
+
+/// Applies a patch under the assistant's row lock, so two nodes patching different
+/// fields at once both keep their change.
+pub(crate) async fn update_assistant(
+    tx: &mut Transaction<'static, Postgres>,
+    id: AssistantId,
+    patch: AssistantPatch,
+) -> Result<Assistant, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound)?;
+    let mut a = rows::assistant(&row)?;
+    if let Some(name) = patch.name {
+        a.name = name;
+    }
+    if let Some(welcome) = patch.welcome_message {
+        a.welcome_message = welcome;
+    }
+    if let Some(domains) = patch.allowed_domains {
+        a.allowed_domains = domains;
+    }
+    if let Some(rules) = patch.rules {
+        a.rules = rules;
+    }
+    if let Some(fallback) = patch.fallback_reply {
+        a.fallback_reply = fallback;
+    }
+    sqlx::query(
+        "UPDATE assistants SET name = $1, welcome_message = $2, allowed_domains = $3, \
+         rules = $4, fallback_reply = $5 WHERE id = $6",
+    )
+    .bind(&a.name)
+    .bind(&a.welcome_message)
+    .bind(json(&a.allowed_domains))
+    .bind(json(&a.rules))
+    .bind(&a.fallback_reply)
+    .bind(a.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(a)
+}
+
+pub(crate) async fn assistant(
+    pool: &PgPool,
+    id: AssistantId,
+) -> Result<Option<Assistant>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.as_ref().map(rows::assistant).transpose()
+}
+
+pub(crate) async fn list_assistants(pool: &PgPool) -> Result<Vec<Assistant>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ASSISTANT_COLUMNS} FROM assistants ORDER BY created_at, id"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(rows::assistant).collect()
+}

@@ -1,0 +1,372 @@
+//! The `ClusterBus` contract, run against NATS and Redis: each case starts its own
+//! broker on a free port (so it can kill it) and two buses on it, two nodes' views.
+//! Every wait is on a delivery; "nothing arrived" is shown by a later message on the
+//! same connection arriving first (the broker keeps one publisher's order).
+
+use replyx_bus::{ClusterBus, ClusterOptions};
+use replyx_core::{Bus, BusMessage, BusSink, Signal, SignalBody, StoredEvent, Topic};
+use replyx_protocol::{
+    DialogId, EventPayload, Message, MessageId, Sender, Seq, TypingActor, TypingState,
+};
+use replyx_testkit::brokers::{Broker, BrokerKind};
+use replyx_testkit::WAIT;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What a node's hub would have been handed.
+#[derive(Debug)]
+enum Heard {
+    Event(DialogId, Seq),
+    Signal(DialogId),
+    Rows(Vec<DialogId>),
+    Resync,
+}
+
+struct Recorder(mpsc::UnboundedSender<Heard>);
+
+impl BusSink for Recorder {
+    fn deliver(&self, message: BusMessage) {
+        let _ = self.0.send(match message {
+            BusMessage::Event(e) => Heard::Event(e.dialog_id, e.seq),
+            BusMessage::Signal(s) => Heard::Signal(s.dialog_id),
+        });
+    }
+    fn resync(&self) {
+        let _ = self.0.send(Heard::Resync);
+    }
+    fn rows_changed(&self, dialogs: &[DialogId]) {
+        let _ = self.0.send(Heard::Rows(dialogs.to_vec()));
+    }
+}
+
+struct Node {
+    bus: Arc<ClusterBus>,
+    heard: mpsc::UnboundedReceiver<Heard>,
+}
+
+impl Node {
+    async fn next(&mut self) -> Heard {
+        tokio::time::timeout(WAIT, self.heard.recv())
+            .await
+            .expect("heard in time")
+            .expect("open")
+    }
+
+    /// The next event, skipping resyncs and rows.
+    async fn next_event(&mut self) -> (DialogId, Seq) {
+        loop {
+            if let Heard::Event(d, s) = self.next().await {
+                return (d, s);
+            }
+        }
+    }
+
+    async fn until_resync(&mut self) {
+        while !matches!(self.next().await, Heard::Resync) {}
+    }
+}
+
+struct Cluster {
+    broker: Broker,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+    prefix: String,
+}
+
+impl Cluster {
+    async fn start(kind: BrokerKind) -> Cluster {
+        Cluster {
+            broker: Broker::start(kind).await,
+            tracker: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            prefix: format!("t{}", uuid_simple()),
+        }
+    }
+
+    async fn node(&self, name: &str) -> Node {
+        let options = ClusterOptions {
+            url: self.broker.url(),
+            origin: name.into(),
+            prefix: self.prefix.clone(),
+        };
+        let bus = ClusterBus::connect(options, &self.tracker, self.stop.clone())
+            .await
+            .unwrap();
+        let (tx, heard) = mpsc::unbounded_channel();
+        bus.attach(Arc::new(Recorder(tx)));
+        let mut node = Node { bus, heard };
+        // Connected: the first connect is followed by a (no-op) resync.
+        node.until_resync().await;
+        assert!(node.bus.health().await.is_ok());
+        node
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+fn uuid_simple() -> String {
+    DialogId::new().to_string().replace('-', "")
+}
+
+fn event(dialog: DialogId, seq: u64) -> BusMessage {
+    BusMessage::Event(Arc::new(StoredEvent {
+        dialog_id: dialog,
+        seq: Seq(seq),
+        prev_visitor_seq: Seq(seq - 1),
+        payload: EventPayload::MessageCreated {
+            message: Message {
+                id: MessageId::new(),
+                sender: Sender::Visitor,
+                text: format!("m{seq}"),
+                created_at: chrono::Utc::now(),
+                client_msg_id: None,
+                operator: None,
+                internal: false,
+            },
+        },
+    }))
+}
+
+fn typing(dialog: DialogId) -> BusMessage {
+    BusMessage::Signal(Arc::new(Signal {
+        dialog_id: dialog,
+        body: SignalBody::Typing {
+            actor: TypingActor::Visitor,
+            state: TypingState::Start,
+        },
+    }))
+}
+
+macro_rules! both_brokers {
+    ($($case:ident),* $(,)?) => {
+        mod nats {
+            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Nats).await })*
+        }
+        mod redis {
+            $(#[tokio::test] async fn $case() { super::$case(super::BrokerKind::Redis).await })*
+        }
+    };
+}
+
+both_brokers!(
+    a_node_receives_only_the_dialogs_it_subscribed_to,
+    a_publish_right_after_subscribe_is_never_missed,
+    the_last_unsubscribe_stops_delivery,
+    consoles_get_changed_rows_in_batches_not_every_event,
+    a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs,
+    the_canary_round_trip_comes_back_through_the_broker_only,
+);
+
+async fn a_node_receives_only_the_dialogs_it_subscribed_to(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let mut a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    let (mine, other) = (DialogId::new(), DialogId::new());
+    b.bus.subscribe(Topic::Dialog(mine)).await;
+    a.bus.publish(event(other, 1)).await.unwrap();
+    a.bus.publish(typing(other)).await.unwrap();
+    a.bus.publish(event(mine, 1)).await.unwrap();
+    a.bus.publish(typing(mine)).await.unwrap();
+    let first = b.next().await;
+    assert!(
+        matches!(first, Heard::Event(d, Seq(1)) if d == mine),
+        "{first:?}, not {other}"
+    );
+    assert!(matches!(b.next().await, Heard::Signal(d) if d == mine));
+    // The publisher's own hub had all four at once, and hears no echo.
+    for _ in 0..4 {
+        assert!(matches!(
+            a.next().await,
+            Heard::Event(..) | Heard::Signal(_)
+        ));
+    }
+    b.bus.publish(event(mine, 2)).await.unwrap();
+    assert!(
+        matches!(b.next().await, Heard::Event(d, Seq(2)) if d == mine),
+        "its own, locally"
+    );
+    a.bus.subscribe(Topic::Dialog(mine)).await;
+    b.bus.publish(event(mine, 3)).await.unwrap();
+    // Seq 2 may still have been on its way to the broker when `a` subscribed, and
+    // then reaches `a` too: allowed, it is that dialog's. Seq 3 must arrive.
+    let mut heard = a.next_event().await;
+    if heard == (mine, Seq(2)) {
+        heard = a.next_event().await;
+    }
+    assert_eq!(heard, (mine, Seq(3)));
+    assert!(matches!(b.next().await, Heard::Event(_, Seq(3))));
+    assert!(b.heard.try_recv().is_err(), "no echo of its own publish");
+    cluster.stop().await;
+}
+
+async fn a_publish_right_after_subscribe_is_never_missed(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    for _ in 0..50 {
+        let dialog = DialogId::new();
+        b.bus.subscribe(Topic::Dialog(dialog)).await;
+        a.bus.publish(event(dialog, 1)).await.unwrap();
+        assert_eq!(b.next_event().await, (dialog, Seq(1)));
+    }
+    cluster.stop().await;
+}
+
+async fn the_last_unsubscribe_stops_delivery(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    let (left, kept) = (DialogId::new(), DialogId::new());
+    b.bus.subscribe(Topic::Dialog(left)).await;
+    b.bus.subscribe(Topic::Dialog(left)).await;
+    b.bus.subscribe(Topic::Dialog(kept)).await;
+    b.bus.unsubscribe(Topic::Dialog(left));
+    a.bus.publish(event(left, 1)).await.unwrap();
+    assert_eq!(
+        b.next_event().await,
+        (left, Seq(1)),
+        "one subscriber is still there"
+    );
+    b.bus.unsubscribe(Topic::Dialog(left));
+    // An unsubscribe reaches the broker asynchronously: events of `left` published
+    // just after it may still arrive. Each round publishes one event of each dialog;
+    // the broker keeps a publisher's order, so a round whose `kept` event comes first
+    // saw no `left` event. Once a round is clean, every later round must be.
+    let mut clean_from = None;
+    for round in 2..60 {
+        a.bus.publish(event(left, round)).await.unwrap();
+        a.bus.publish(event(kept, round)).await.unwrap();
+        let heard = b.next_event().await;
+        if heard == (kept, Seq(round)) {
+            clean_from.get_or_insert(round);
+            continue;
+        }
+        assert!(
+            clean_from.is_none(),
+            "{left} was delivered again in round {round} after clean rounds"
+        );
+        assert_eq!(heard, (left, Seq(round)));
+        assert_eq!(b.next_event().await, (kept, Seq(round)));
+    }
+    let clean_from = clean_from.expect("the unsubscribe never took effect");
+    assert!(
+        clean_from < 50,
+        "delivery of {left} stopped only in round {clean_from}"
+    );
+    cluster.stop().await;
+}
+
+async fn consoles_get_changed_rows_in_batches_not_every_event(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    let mut console = cluster.node("console").await;
+    console.bus.subscribe(Topic::Inbox).await;
+    let busy = DialogId::new();
+    for seq in 1..=200 {
+        a.bus.publish(event(busy, seq)).await.unwrap();
+    }
+    // A marker dialog changed after all of them: its row ends the count.
+    let marker = DialogId::new();
+    a.bus.publish(event(marker, 1)).await.unwrap();
+    let (mut batches, mut saw_busy) = (0, false);
+    loop {
+        match console.next().await {
+            Heard::Rows(dialogs) => {
+                batches += 1;
+                assert!(
+                    dialogs.iter().all(|d| *d == busy || *d == marker),
+                    "{dialogs:?}"
+                );
+                saw_busy |= dialogs.contains(&busy);
+                if dialogs.contains(&marker) {
+                    break;
+                }
+            }
+            other => panic!("a console not on the dialog got {other:?}"),
+        }
+    }
+    assert!(saw_busy, "the busy dialog's row changed");
+    // One batch per 250 ms tick while rows change: 201 events, a handful of batches.
+    assert!(
+        batches <= 20,
+        "rows come in batches, not per event: {batches}"
+    );
+    cluster.stop().await;
+}
+
+async fn a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs(kind: BrokerKind) {
+    let mut cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    let dialog = DialogId::new();
+    b.bus.subscribe(Topic::Dialog(dialog)).await;
+    cluster.broker.kill().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while b.bus.health().await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still healthy without a broker"
+        );
+        // Health is a state, not an event: poll it, bounded.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Published while the broker is gone: stored (not here), delivered locally only.
+    a.bus.publish(event(dialog, 7)).await.unwrap();
+    cluster.broker.resume().await;
+    b.until_resync().await;
+    assert!(b.bus.health().await.is_ok());
+    // After the resync, B listens again; A's held event, published on its reconnect,
+    // may have come before B was back (B's sessions read the store on the resync) or
+    // after: either way what follows arrives.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while a.bus.health().await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.bus.publish(event(dialog, 8)).await.unwrap();
+    loop {
+        let (d, seq) = b.next_event().await;
+        assert_eq!(d, dialog);
+        if seq == Seq(8) {
+            break;
+        }
+        assert_eq!(seq, Seq(7), "only the held event may come first");
+    }
+    cluster.stop().await;
+}
+
+async fn the_canary_round_trip_comes_back_through_the_broker_only(kind: BrokerKind) {
+    let mut cluster = Cluster::start(kind).await;
+    let mut a = cluster.node("a").await;
+    let dialog = DialogId::new();
+    a.bus.subscribe(Topic::Dialog(dialog)).await;
+    let BusMessage::Event(e) = event(dialog, 1) else {
+        unreachable!()
+    };
+    a.bus.publish_round_trip(e.clone()).await.unwrap();
+    assert_eq!(a.next_event().await, (dialog, Seq(1)));
+    cluster.broker.kill().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if a.bus.publish_round_trip(e.clone()).await.is_err() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a round trip without a broker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(a.heard.try_recv().is_err(), "never delivered in-process");
+    cluster.stop().await;
+}
