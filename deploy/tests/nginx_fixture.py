@@ -16,14 +16,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def configure(nginx_dir, public_port):
-    """Writes nginx.conf and replyx.conf into `nginx_dir`; returns the nginx command
-    line (append `-s reload`, `-t` …) and the path of the active-upstream file."""
+def configure(nginx_dir, public_port, site="replyx.conf", upstream_include="/etc/nginx/replyx/active-upstream.conf"):
+    """Writes nginx.conf and the site (`replyx.conf`, blue-green, or `cluster.conf`)
+    into `nginx_dir`; returns the nginx command line (append `-s reload`, `-t` …) and
+    the path of the upstream file the site includes."""
     nginx_dir = Path(nginx_dir)
     (nginx_dir / "logs").mkdir(parents=True, exist_ok=True)
-    upstream = nginx_dir / "active-upstream.conf"
-    site = (DEPLOY / "nginx/replyx.conf").read_text()
-    site = site.replace("/etc/nginx/replyx/active-upstream.conf", str(upstream)).replace("listen 80;", f"listen 127.0.0.1:{public_port};")
+    upstream = nginx_dir / "upstream.conf"
+    text = (DEPLOY / "nginx" / site).read_text()
+    assert upstream_include in text, f"{site} includes {upstream_include}"
+    site = text.replace(upstream_include, str(upstream)).replace("listen 80;", f"listen 127.0.0.1:{public_port};")
     (nginx_dir / "replyx.conf").write_text(site)
     main_conf = (DEPLOY / "nginx/nginx.conf").read_text()
     main_conf = (main_conf.replace("/run/nginx.pid", str(nginx_dir / "nginx.pid"))

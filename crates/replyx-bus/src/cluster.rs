@@ -85,6 +85,9 @@ struct Core {
     unsent: Mutex<HashMap<DialogId, Arc<StoredEvent>>>,
     /// Raised by the transport when its link is back and listening again.
     reconnected: tokio::sync::Notify,
+    /// How many times the link came up and every subscription was listening (the
+    /// reconnect task counts them).
+    connects: watch::Sender<u64>,
 }
 
 impl Core {
@@ -137,10 +140,20 @@ impl Core {
         self.reconnected.notify_one();
     }
 
-    /// Marks every subscription confirmed and asks local sessions to read the store.
+    /// Marks every subscription confirmed and, unless nothing can have been missed,
+    /// asks local sessions to read the store. Nothing can have been missed on the first
+    /// connect when every subscription made before it was confirmed by the broker (a
+    /// session subscribing while the link was still coming up was not): a resync then
+    /// would only close console feeds for nothing.
     fn resync(&self) {
+        let first = *self.connects.borrow() == 0;
+        let mut unconfirmed = false;
         for (_, ready) in self.topics.lock().expect("topics").values() {
-            ready.send_replace(true);
+            unconfirmed |= !ready.send_replace(true);
+        }
+        self.connects.send_modify(|n| *n += 1);
+        if first && !unconfirmed {
+            return;
         }
         if let Some(sink) = self.sink() {
             sink.resync();
@@ -193,6 +206,7 @@ impl ClusterBus {
             rows: Mutex::new(HashSet::new()),
             unsent: Mutex::new(HashMap::new()),
             reconnected: tokio::sync::Notify::new(),
+            connects: watch::channel(0).0,
         });
         let (transport, name): (Arc<dyn Transport>, _) = if options.url.starts_with("nats://") {
             let t =
@@ -231,6 +245,13 @@ impl ClusterBus {
             }
         });
         Ok(bus)
+    }
+
+    /// Returns once the link has come up at least `n` times with every subscription
+    /// listening (tests, and anything that must not start before the bus does).
+    pub async fn wait_connected(&self, n: u64) {
+        let mut connects = self.core.connects.subscribe();
+        let _ = connects.wait_for(|c| *c >= n).await;
     }
 
     /// Sends the changed dialogs' ids every [`ROWS_EVERY`] while there are any.

@@ -85,6 +85,9 @@ pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<OpenedStore> 
     })
 }
 
+/// How long a cluster node waits for its broker at start before it listens anyway.
+const BUS_START_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connects the bus the settings name: a broker for a cluster, the shared SQLite
 /// file's change feed for processes on one host, or in-process fan-out.
 async fn open_bus(
@@ -102,6 +105,15 @@ async fn open_bus(
         let bus = ClusterBus::connect(options, lifecycle.tracker(), lifecycle.stop_token())
             .await
             .map_err(|e| anyhow::anyhow!("connecting the bus {}: {e}", redact(url)))?;
+        // Sockets accepted before the link is up would be resynced (consoles closed
+        // with 1012) as soon as it comes up: give the broker a moment first. A broker
+        // still down after that does not stop the node; it is just not ready.
+        if tokio::time::timeout(BUS_START_WAIT, bus.wait_connected(1))
+            .await
+            .is_err()
+        {
+            tracing::warn!(bus = %redact(url), "the bus is not reachable yet; not ready until it is");
+        }
         return Ok(bus);
     }
     if settings.data_dir().is_some() {

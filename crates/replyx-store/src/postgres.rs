@@ -30,9 +30,10 @@ use std::time::Duration;
 /// How long readiness waits for the database to answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Connections per node: the group-commit writers plus reads and the rarer writes
-/// (handoff, read marks, dialog creation).
-const POOL_SIZE: u32 = 16;
+/// Connections per node: the group-commit writers (8) plus reads and the rarer writes
+/// (handoff, read marks, dialog creation). Three nodes use 60 of PostgreSQL's default
+/// 100; size `max_connections` for more nodes (docs/runbooks/cluster.md).
+const POOL_SIZE: u32 = 20;
 
 /// How long a request waits for a pooled connection before it is refused as
 /// unavailable (503) rather than left hanging while the database is unreachable.

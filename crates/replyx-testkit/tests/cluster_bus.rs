@@ -97,9 +97,10 @@ impl Cluster {
             .unwrap();
         let (tx, heard) = mpsc::unbounded_channel();
         bus.attach(Arc::new(Recorder(tx)));
-        let mut node = Node { bus, heard };
-        // Connected: the first connect is followed by a (no-op) resync.
-        node.until_resync().await;
+        let node = Node { bus, heard };
+        tokio::time::timeout(WAIT, node.bus.wait_connected(1))
+            .await
+            .expect("connected in time");
         assert!(node.bus.health().await.is_ok());
         node
     }
@@ -325,14 +326,9 @@ async fn a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs(k
     // After the resync, B listens again; A's held event, published on its reconnect,
     // may have come before B was back (B's sessions read the store on the resync) or
     // after: either way what follows arrives.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while a.bus.health().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "A did not reconnect"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tokio::time::timeout(WAIT, a.bus.wait_connected(2))
+        .await
+        .expect("A reconnected in time");
     a.bus.publish(event(dialog, 8)).await.unwrap();
     loop {
         let (d, seq) = b.next_event().await;

@@ -1,10 +1,14 @@
-//! Two server processes on one database (a blue-green pair, or several workers): every
-//! event reaches every subscriber, whichever process stored it. The previous system's
-//! per-worker connection lists delivered only to whoever shared a worker.
+//! Two server processes on one database (a blue-green pair, several workers, or two
+//! cluster nodes on PostgreSQL and a broker): every event reaches every subscriber,
+//! whichever process stored it. The previous system's per-worker connection lists
+//! delivered only to whoever shared a worker.
 
 use crate::drain::{add_operator, env};
+use replyx_store::scratch::ScratchDatabase;
+use replyx_testkit::brokers::{Broker, BrokerKind};
 use replyx_testkit::{Api, Fixture, ServerProcess, Visitor, WsClient};
 use serde_json::{json, Value};
+use std::any::Any;
 use std::path::Path;
 
 /// Events of a stream with their seqs, asserted exactly once and in order.
@@ -54,6 +58,15 @@ async fn pair(visitor_side: (&Fixture, &str), operator_side: (&Fixture, &str), v
     assert_eq!(typing["state"], "start");
     seen_v.extend(before.into_iter().filter(|e| e["seq"].is_u64()));
 
+    // A read mark sent on one node reaches the other side's socket on the other.
+    a.send_json(json!({"type": "read", "up_to": mine["seq"]}))
+        .await;
+    let (read, before) = v
+        .until(|f| f["type"] == "read" && f["reader"] == "operator")
+        .await;
+    assert_eq!(read["up_to"], mine["seq"]);
+    seen_v.extend(before.into_iter().filter(|e| e["seq"].is_u64()));
+
     let (code, taken) = ofx.handoff(&visitor.dialog_id, "take").await;
     assert_eq!(code, 201, "{taken}");
     let (got, before) = v.until(|e| e["type"] == "dialog.status").await;
@@ -100,9 +113,62 @@ pub(crate) async fn blue_green() -> (tempfile::TempDir, ServerProcess, ServerPro
     (dir, blue, green, on_blue)
 }
 
-#[tokio::test]
-async fn two_processes_on_one_database_deliver_every_event_both_ways() {
-    let (_dir, blue, green, on_blue) = blue_green().await;
+/// What keeps two nodes' shared resources alive (a directory, a database, a broker).
+type Keep = Box<dyn Any + Send>;
+
+/// Two cluster nodes on a fresh PostgreSQL database and a broker of their own, and the
+/// standard fixture seeded through the first.
+async fn two_cluster_nodes(kind: BrokerKind) -> (Keep, ServerProcess, ServerProcess, Fixture) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_replyx"));
+    let db = ScratchDatabase::create().await;
+    let broker = Broker::start(kind).await;
+    add_operator(bin, db.url(), "ann@example.test", "correct horse battery");
+    let mut node_env = env(db.url());
+    node_env.push(("REPLYX_BUS_URL", broker.url()));
+    let one = ServerProcess::spawn(bin, &node_env).await;
+    let two = ServerProcess::spawn(bin, &node_env).await;
+    assert!(
+        one.output().contains("store and bus"),
+        "the node logs which store and bus it uses"
+    );
+    let api = Api::new(&one.base);
+    let fx = Fixture::seed_http(&api, "ann@example.test", "correct horse battery").await;
+    (Box::new((db, broker)), one, two, fx)
+}
+
+async fn blue_green_kept() -> (Keep, ServerProcess, ServerProcess, Fixture) {
+    let (dir, blue, green, fx) = blue_green().await;
+    (Box::new(dir), blue, green, fx)
+}
+
+/// Runs a two-process case on one SQLite file, and on two cluster nodes over NATS and
+/// over Redis.
+macro_rules! on_every_topology {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite_file {
+            $(#[tokio::test] async fn $case() { super::$case(super::blue_green_kept().await).await })+
+        }
+        mod postgres_nats {
+            $(#[tokio::test] async fn $case() {
+                super::$case(super::two_cluster_nodes(super::BrokerKind::Nats).await).await
+            })+
+        }
+        mod postgres_redis {
+            $(#[tokio::test] async fn $case() {
+                super::$case(super::two_cluster_nodes(super::BrokerKind::Redis).await).await
+            })+
+        }
+    };
+}
+
+on_every_topology!(
+    two_processes_on_one_database_deliver_every_event_both_ways,
+    a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other,
+);
+
+async fn two_processes_on_one_database_deliver_every_event_both_ways(
+    (_keep, blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
+) {
     let on_green = on_blue.via(&green.base);
 
     for i in 0..20 {
@@ -125,9 +191,9 @@ async fn two_processes_on_one_database_deliver_every_event_both_ways() {
     }
 }
 
-#[tokio::test]
-async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other() {
-    let (_dir, _blue, green, on_blue) = blue_green().await;
+async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other(
+    (_keep, _blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
+) {
     let inbox_url = format!(
         "{}/ws/admin/inbox?token={}",
         green.ws_base(),
