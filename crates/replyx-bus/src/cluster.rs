@@ -19,17 +19,18 @@
 //!   every local session to read what it missed ([`BusSink::resync`]), and publishes
 //!   the remembered events, whose seqs show other nodes' sessions their gaps.
 
+mod core;
 mod envelope;
 mod nats;
 mod redis;
 
-use crate::local::LocalBus;
+use self::core::Core;
 use async_trait::async_trait;
 use envelope::{Body, Envelope};
 use replyx_core::{Bus, BusMessage, BusSink, SignalBody, StoredEvent, Topic};
-use replyx_protocol::{DialogId, EventPayload};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use replyx_protocol::DialogId;
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -40,10 +41,6 @@ pub const ROWS_EVERY: Duration = Duration::from_millis(250);
 /// The longest a `subscribe` waits for the broker's confirmation. Past it the session
 /// goes on; the subscription completes later and a resync follows a reconnect.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
-/// Dialogs remembered while the broker is unreachable (their newest event is published
-/// again on reconnect). Past this, the oldest entries are forgotten: their gaps then
-/// show on the next event or heartbeat instead.
-const UNSENT_LIMIT: usize = 100_000;
 
 /// Where a cluster bus connects and how it names what it carries.
 #[derive(Debug, Clone)]
@@ -72,113 +69,6 @@ trait Transport: Send + Sync + 'static {
     fn health(&self) -> Result<(), String>;
 }
 
-/// The broker-independent part, shared with the transport's receiving tasks.
-struct Core {
-    local: LocalBus,
-    origin: String,
-    prefix: String,
-    /// Subscribed topics: how many subscribers, and whether the broker confirmed.
-    topics: Mutex<HashMap<Topic, (usize, watch::Sender<bool>)>>,
-    /// Dialogs changed here since the last inbox batch.
-    rows: Mutex<HashSet<DialogId>>,
-    /// The newest event per dialog that could not be published.
-    unsent: Mutex<HashMap<DialogId, Arc<StoredEvent>>>,
-    /// Raised by the transport when its link is back and listening again.
-    reconnected: tokio::sync::Notify,
-    /// How many times the link came up and every subscription was listening (the
-    /// reconnect task counts them).
-    connects: watch::Sender<u64>,
-}
-
-impl Core {
-    fn subject(&self, topic: Topic) -> String {
-        match topic {
-            Topic::Dialog(d) => format!("{}.dialog.{d}", self.prefix),
-            Topic::Inbox => format!("{}.inbox", self.prefix),
-        }
-    }
-
-    fn sink(&self) -> Option<Arc<dyn BusSink>> {
-        self.local.sink()
-    }
-
-    /// One message from the broker.
-    fn receive(&self, payload: &[u8]) {
-        let envelope: Envelope = match serde_json::from_slice(payload) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "undecodable bus message dropped");
-                return;
-            }
-        };
-        if envelope.origin == self.origin && !envelope.round_trip {
-            return; // delivered locally when published
-        }
-        match envelope.body {
-            Body::Event(event) => {
-                if let EventPayload::MessageCreated { message } = &event.payload {
-                    let lag = (chrono::Utc::now() - message.created_at).to_std();
-                    self.local
-                        .observe_lag(lag.unwrap_or_default().as_secs_f64());
-                }
-                self.local.deliver_local(BusMessage::Event(Arc::new(event)));
-            }
-            Body::Signal(signal) => self
-                .local
-                .deliver_local(BusMessage::Signal(Arc::new(signal))),
-            Body::Rows(dialogs) => {
-                if let Some(sink) = self.sink() {
-                    sink.rows_changed(&dialogs);
-                }
-            }
-        }
-    }
-
-    /// The broker link is back and every subscription is listening again (called by
-    /// the transport).
-    fn reconnected(&self) {
-        self.reconnected.notify_one();
-    }
-
-    /// Marks every subscription confirmed and, unless nothing can have been missed,
-    /// asks local sessions to read the store. Nothing can have been missed on the first
-    /// connect when every subscription made before it was confirmed by the broker (a
-    /// session subscribing while the link was still coming up was not): a resync then
-    /// would only close console feeds for nothing.
-    fn resync(&self) {
-        let first = *self.connects.borrow() == 0;
-        let mut unconfirmed = false;
-        for (_, ready) in self.topics.lock().expect("topics").values() {
-            unconfirmed |= !ready.send_replace(true);
-        }
-        self.connects.send_modify(|n| *n += 1);
-        if first && !unconfirmed {
-            return;
-        }
-        if let Some(sink) = self.sink() {
-            sink.resync();
-        }
-    }
-
-    fn subjects(&self) -> Vec<String> {
-        let topics = self.topics.lock().expect("topics");
-        topics.keys().map(|t| self.subject(*t)).collect()
-    }
-
-    fn remember_unsent(&self, event: &Arc<StoredEvent>) {
-        let mut unsent = self.unsent.lock().expect("unsent");
-        if unsent.len() >= UNSENT_LIMIT && !unsent.contains_key(&event.dialog_id) {
-            return;
-        }
-        let newer = unsent
-            .get(&event.dialog_id)
-            .is_none_or(|held| held.seq < event.seq);
-        if newer {
-            unsent.insert(event.dialog_id, event.clone());
-        }
-    }
-}
-
 /// A bus over NATS or Redis. See the module docs.
 pub struct ClusterBus {
     core: Arc<Core>,
@@ -198,16 +88,7 @@ impl ClusterBus {
         tracker: &TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Arc<ClusterBus>, String> {
-        let core = Arc::new(Core {
-            local: LocalBus::new(),
-            origin: options.origin.clone(),
-            prefix: options.prefix.clone(),
-            topics: Mutex::new(HashMap::new()),
-            rows: Mutex::new(HashSet::new()),
-            unsent: Mutex::new(HashMap::new()),
-            reconnected: tokio::sync::Notify::new(),
-            connects: watch::channel(0).0,
-        });
+        let core = Arc::new(Core::new(options.origin.clone(), options.prefix.clone()));
         let (transport, name): (Arc<dyn Transport>, _) = if options.url.starts_with("nats://") {
             let t =
                 nats::NatsTransport::connect(&options.url, core.clone(), tracker, cancel.clone())
@@ -277,9 +158,9 @@ impl ClusterBus {
         }
     }
 
-    async fn send(&self, topic: Topic, body: Body, round_trip: bool) -> Result<(), String> {
+    async fn send(&self, topic: Topic, body: Body<'_>, round_trip: bool) -> Result<(), String> {
         let envelope = Envelope {
-            origin: self.core.origin.clone(),
+            origin: Cow::Borrowed(&self.core.origin),
             round_trip,
             body,
         };
@@ -300,7 +181,7 @@ impl ClusterBus {
         for event in unsent {
             let topic = Topic::Dialog(event.dialog_id);
             if self
-                .send(topic, Body::Event((*event).clone()), false)
+                .send(topic, Body::Event(Cow::Borrowed(&event)), false)
                 .await
                 .is_err()
             {
@@ -327,15 +208,20 @@ impl Bus for ClusterBus {
         if let Some(dialog) = changes_row {
             self.core.rows.lock().expect("rows").insert(dialog);
         }
-        self.core.local.deliver_local(message.clone());
-        let (body, event) = match message {
-            BusMessage::Event(e) => (Body::Event((*e).clone()), Some(e)),
-            BusMessage::Signal(s) => (Body::Signal((*s).clone()), None),
+        self.core.local.deliver_local(message.clone()); // an Arc: no copy
+        let sent = match &message {
+            BusMessage::Event(e) => {
+                let sent = self.send(topic, Body::Event(Cow::Borrowed(e)), false).await;
+                if sent.is_err() {
+                    self.core.remember_unsent(e);
+                }
+                sent
+            }
+            BusMessage::Signal(s) => {
+                self.send(topic, Body::Signal(Cow::Borrowed(s)), false)
+                    .await
+            }
         };
-        let sent = self.send(topic, body, false).await;
-        if let (Err(_), Some(event)) = (&sent, event) {
-            self.core.remember_unsent(&event);
-        }
         // The event is stored and local sockets have it; other nodes repair a lost
         // publish from the store, so a broker failure is not the request's failure.
         if let Err(e) = &sent {
@@ -346,7 +232,8 @@ impl Bus for ClusterBus {
 
     async fn publish_round_trip(&self, event: Arc<StoredEvent>) -> Result<(), String> {
         let topic = Topic::Dialog(event.dialog_id);
-        self.send(topic, Body::Event((*event).clone()), true).await
+        self.send(topic, Body::Event(Cow::Borrowed(&event)), true)
+            .await
     }
 
     async fn subscribe(&self, topic: Topic) {

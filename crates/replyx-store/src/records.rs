@@ -163,6 +163,19 @@ pub(crate) fn message_payload(
     }
 }
 
+/// The two events a handoff stores, in order: the status change and its system
+/// notice.
+pub(crate) fn handoff_payloads(t: replyx_core::handoff::Transition) -> [EventPayload; 2] {
+    let notice = message_payload(Sender::System, t.notice, None, None, false);
+    [
+        EventPayload::DialogStatus {
+            status: t.status,
+            operator: t.operator,
+        },
+        notice,
+    ]
+}
+
 /// What a guarded append wrote nothing for, once the dialog's status is known.
 pub(crate) fn refusal_reason(
     status: DialogStatus,

@@ -112,6 +112,20 @@ impl Cluster {
     }
 }
 
+/// Waits until the bus reports the broker link lost. Health is a state the client
+/// library updates when it notices (a closed socket, a missed ping), not an event: it
+/// is polled, bounded by `WAIT`.
+async fn until_unhealthy(bus: &ClusterBus) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while bus.health().await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still healthy without a broker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn uuid_simple() -> String {
     DialogId::new().to_string().replace('-', "")
 }
@@ -309,15 +323,7 @@ async fn a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs(k
     let dialog = DialogId::new();
     b.bus.subscribe(Topic::Dialog(dialog)).await;
     cluster.broker.kill().await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while b.bus.health().await.is_ok() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still healthy without a broker"
-        );
-        // Health is a state, not an event: poll it, bounded.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_unhealthy(&b.bus).await;
     // Published while the broker is gone: stored (not here), delivered locally only.
     a.bus.publish(event(dialog, 7)).await.unwrap();
     cluster.broker.resume().await;
@@ -352,17 +358,11 @@ async fn the_canary_round_trip_comes_back_through_the_broker_only(kind: BrokerKi
     a.bus.publish_round_trip(e.clone()).await.unwrap();
     assert_eq!(a.next_event().await, (dialog, Seq(1)));
     cluster.broker.kill().await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if a.bus.publish_round_trip(e.clone()).await.is_err() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "a round trip without a broker"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_unhealthy(&a.bus).await;
+    assert!(
+        a.bus.publish_round_trip(e.clone()).await.is_err(),
+        "a round trip without a broker"
+    );
     assert!(a.heard.try_recv().is_err(), "never delivered in-process");
     cluster.stop().await;
 }

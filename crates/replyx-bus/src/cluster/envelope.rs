@@ -4,27 +4,29 @@
 use replyx_core::{Signal, StoredEvent};
 use replyx_protocol::DialogId;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
-/// One message on the broker.
+/// One message on the broker. Borrowed when sent (a publish serializes the event it
+/// was handed, without copying it), owned when received.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Envelope {
+pub(super) struct Envelope<'a> {
     /// The publishing node.
-    pub(super) origin: String,
+    pub(super) origin: Cow<'a, str>,
     /// Sent by the delivery canary to its own node: not dropped as an echo.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(super) round_trip: bool,
     /// What it says.
-    pub(super) body: Body,
+    pub(super) body: Body<'a>,
 }
 
 /// The payload of an [`Envelope`].
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", content = "v", rename_all = "snake_case")]
-pub(super) enum Body {
+pub(super) enum Body<'a> {
     /// A stored event.
-    Event(StoredEvent),
+    Event(Cow<'a, StoredEvent>),
     /// Typing, a read mark, or an inbox row.
-    Signal(Signal),
+    Signal(Cow<'a, Signal>),
     /// Dialogs whose inbox rows changed on the sending node.
     Rows(Vec<DialogId>),
 }

@@ -81,7 +81,7 @@ async fn write_batches(pool: PgPool, origin: Arc<str>, queue: Arc<Mutex<mpsc::Re
         if taken == 0 {
             return;
         }
-        batch.sort_by_key(|job: &Job| job.message.dialog_id.to_string());
+        batch.sort_by_key(|job: &Job| job.message.dialog_id);
         let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
         let results = commit_batch(&pool, &origin, &messages).await;
         for (job, result) in batch.drain(..).zip(results) {

@@ -5,7 +5,7 @@ use super::{backend, rows};
 use crate::records::{message_payload, now, refusal_reason};
 use replyx_core::handoff::{self, HandoffAction};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
-use replyx_protocol::{DialogId, DialogStatus, EventPayload, Sender, Seq};
+use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 /// A write transaction, on a pooled or a borrowed connection.
@@ -182,11 +182,7 @@ pub(crate) async fn handoff(
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-    let status_event = EventPayload::DialogStatus {
-        status: t.status,
-        operator: t.operator,
-    };
-    let notice = message_payload(Sender::System, t.notice, None, None, false);
+    let [status_event, notice] = crate::records::handoff_payloads(t);
     Ok(vec![
         insert(tx, dialog, status_event, origin).await?,
         insert(tx, dialog, notice, origin).await?,
