@@ -2,9 +2,14 @@
 """The cluster proof: three `replyx` nodes on loopback sharing a fresh PostgreSQL
 database and a broker this test starts itself (NATS, or Redis with
 CLUSTER_TEST_BUS=redis), behind Debian's nginx with the shipped cluster.conf. A few
-hundred live clients (replyx-load: a widget socket and an operator socket per dialog,
-both sides sending over HTTP) spread over the nodes by nginx, so a dialog's sockets and
-its writes sit on different nodes. Mid-traffic:
+hundred live clients of all three kinds (replyx-load: an operator socket per dialog and
+a visitor socket, half of them the iframe widget's, half the site widget's with its page
+Origin; both sides sending over HTTP) spread over the nodes by nginx, so a dialog's
+sockets and its writes sit on different nodes. Before the faults, after each, and
+during the partition, replyx-crossnode plays one conversation whose parts sit on
+different nodes by design (visitor socket on A, operator socket on B, inbox feed and
+writes on C, every rotation): typing, messages, handoff, read marks and the live inbox
+must cross nodes, and both streams must match the stored log. Mid-traffic:
 
   1. kill -9 one node          -> its clients reconnect through nginx and resume
   2. the broker killed and restarted -> every node reports not ready while it is down,
@@ -39,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(os.environ.get("REPLYX_BIN", ROOT / "target/debug/replyx"))
 LOAD = Path(os.environ.get("REPLYX_LOAD_BIN", ROOT / "target/debug/replyx-load"))
+CROSSNODE = Path(os.environ.get("REPLYX_CROSSNODE_BIN", ROOT / "target/debug/replyx-crossnode"))
+SITE_ORIGIN = "https://shop.example"
+OPERATOR_PASSWORD = "correct horse battery"
 PAIRS = int(os.environ.get("CLUSTER_TEST_PAIRS", "120"))
 BUS = os.environ.get("CLUSTER_TEST_BUS", "nats")
 PG_ADMIN = os.environ.get("REPLYX_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -135,7 +143,8 @@ class Node:
         if code != 200:
             return 0, 0
         held = json.loads(body)
-        return held["active_widget_connections"], held["active_admin_connections"]
+        visitors = held["active_widget_connections"] + held["active_site_connections"]
+        return visitors, held["active_admin_connections"]
 
     def metric(self, name):
         """The value of an unlabelled counter, or None when the series is absent (an
@@ -184,6 +193,19 @@ def finish(load):
     out, err = load.communicate(timeout=300)
     sys.stderr.write(err[-3000:])
     return load.returncode, json.loads(out)
+
+
+def crossnode(label, nodes, env):
+    """One cross-node conversation per rotation of `nodes`' roles (see replyx-crossnode)."""
+    run = subprocess.run([CROSSNODE, "--nodes", ",".join(n.url for n in nodes), "--operator-email", "ops@example.test"],
+                         env={**env, "REPLYX_LOAD_OPERATOR_PASSWORD": OPERATOR_PASSWORD},
+                         capture_output=True, text=True, timeout=180)
+    passed = [l for l in run.stdout.splitlines() if l.startswith("ok")]
+    failed = [l for l in run.stdout.splitlines() if l.startswith("FAIL")]
+    summary = (run.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return check(f"{label}: typing, messages, handoff, read marks and the inbox cross nodes",
+                 run.returncode == 0 and passed and not failed,
+                 summary if run.returncode == 0 else "\n".join(failed) + "\n" + run.stderr[-1500:])
 
 
 def held_by_all(nodes):
@@ -240,10 +262,12 @@ def main():
 
         base = {**env, "REPLYX_DATABASE_URL": pg_url(db)}
         op = subprocess.run([BIN, "operator", "add", "--email", "ops@example.test", "--name", "Ops", "--password-stdin"],
-                            input="correct horse battery\n", env=base, text=True, capture_output=True)
+                            input=OPERATOR_PASSWORD + "\n", env=base, text=True, capture_output=True)
         assert op.returncode == 0, op.stderr
-        added = subprocess.run([BIN, "assistant", "add", "--name", "Cluster test"], env=base, text=True, capture_output=True)
+        added = subprocess.run([BIN, "assistant", "add", "--name", "Cluster test", "--domain", "shop.example"],
+                               env=base, text=True, capture_output=True)
         assistant = re.search(r"assistant_id (\S+)", added.stdout).group(1)
+        site_token = re.search(r"site_token (\S+)", added.stdout).group(1)
 
         write_upstream(upstream, nodes)
         assert subprocess.run(nginx).returncode == 0, "nginx starts"
@@ -251,8 +275,8 @@ def main():
         load = subprocess.Popen(
             [LOAD, "--url", url, "--assistant-id", assistant, "--operator-email", "ops@example.test",
              "--pairs", str(PAIRS), "--duration", "900s", "--interval", "1s", "--settle", "40s",
-             "--min-success-rate", "0.99"],
-            env={**env, "REPLYX_LOAD_OPERATOR_PASSWORD": "correct horse battery"},
+             "--min-success-rate", "0.99", "--site-token", site_token, "--site-origin", SITE_ORIGIN],
+            env={**env, "REPLYX_LOAD_OPERATOR_PASSWORD": OPERATOR_PASSWORD},
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
         def all_connected(among):
@@ -263,7 +287,7 @@ def main():
             raise Abort()
         spread = [sum(n.sockets()) for n in nodes]
         check("nginx spread the sockets over all three nodes", all(s > 0 for s in spread), f"sockets per node {spread}")
-        time.sleep(3)  # traffic flows across nodes for a while before the first fault
+        crossnode("before the faults", nodes, env)
 
         # 1. kill -9
         victim = nodes[0]
@@ -271,8 +295,10 @@ def main():
         others = nodes[1:]
         check("after kill -9 of node1 its clients reconnect through nginx to the others",
               wait_for("sockets on the survivors", lambda: all_connected(others), 60), f"survivors hold {held_by_all(others)}")
+        crossnode("with node1 dead, on the survivors", others, env)
         victim.start()
         check("node1 restarts and is ready again", wait_for("node1 ready", victim.ready, 30))
+        crossnode("after the kill -9 and restart", nodes, env)
 
         # 2. the broker restarted
         resyncs_before = [n.metric("replyx_bus_resyncs_total") for n in nodes]
@@ -287,6 +313,7 @@ def main():
         check("every node resynced its sessions after the bus came back",
               all(b is not None and r is not None and r > b for b, r in zip(resyncs_before, resyncs)),
               f"replyx_bus_resyncs_total {resyncs_before} -> {resyncs}")
+        crossnode("after the broker restart", nodes, env)
 
         # 3. partition: node3 cut off from the database and the bus
         if cut:
@@ -294,9 +321,10 @@ def main():
             cut.cut()
             check("cut off from the database and the bus, node3 reports not ready",
                   wait_for("node3 unready", nodes[2].not_ready, 20))
-            time.sleep(3)
+            crossnode("while node3 is cut off, on the other two", nodes[:2], env)
             cut.heal()
             check("healed, node3 is ready again", wait_for("node3 ready", nodes[2].ready, 40))
+            crossnode("after the partition healed", nodes, env)
             check("node3's clients kept their sockets through the partition",
                   sum(nodes[2].sockets()) >= min(sum(held_before), 1), f"before {held_before}, after {nodes[2].sockets()}")
 
@@ -314,6 +342,7 @@ def main():
             check(f"rolling deploy: {n.name} is back and ready", ready)
         check("after the rolling deploy every client is connected again",
               wait_for("all sockets", lambda: all_connected(nodes), 90), f"held {held_by_all(nodes)}")
+        crossnode("after the rolling deploy", nodes, env)
         still_running = load.poll() is None
         check("the load ran through every fault", still_running)
 
@@ -325,6 +354,10 @@ def main():
         check("no event twice, none out of order", report["duplicated"] == 0 and report["out_of_order"] == 0,
               f"{report['duplicated']} duplicated, {report['out_of_order']} out of order")
         check("no event reached a socket of another dialog", report["misrouted"] == 0)
+        kinds = report["clients_by_kind"]
+        check("clients of all three kinds were audited (admin, widget, site)",
+              all(kinds.get(k, 0) > 0 for k in ("admin", "widget", "site")) and kinds.get("admin") == PAIRS,
+              f"{kinds}")
         check("every dialog's log was read and audited", report["unaudited_dialogs"] == 0 and report["events_expected"] > 0,
               f"{report['events_expected']} deliveries audited")
         check("every message was acknowledged and stored once",

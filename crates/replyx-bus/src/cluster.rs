@@ -164,10 +164,15 @@ impl ClusterBus {
             round_trip,
             body,
         };
+        let kind = envelope.body.kind();
         let payload = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
         self.transport
             .publish(self.core.subject(topic), payload)
-            .await
+            .await?;
+        self.core
+            .local
+            .broker_traffic(replyx_core::BrokerTraffic::Sent, kind);
+        Ok(())
     }
 
     /// Once the link is back and listening: resync local sessions, then publish what

@@ -23,6 +23,12 @@ impl LocalBus {
         }
     }
 
+    pub(crate) fn broker_traffic(&self, way: replyx_core::BrokerTraffic, body: &'static str) {
+        if let Some(sink) = self.sink.get() {
+            sink.broker_traffic(way, body);
+        }
+    }
+
     pub(crate) fn sink(&self) -> Option<Arc<dyn BusSink>> {
         self.sink.get().cloned()
     }

@@ -77,6 +77,29 @@ pub enum BusMessage {
     Signal(Arc<Signal>),
 }
 
+/// Which way one broker message went, for the bus traffic metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerTraffic {
+    /// Published to the broker by this node.
+    Sent,
+    /// Received from the broker and handed to local subscribers.
+    Received,
+    /// Received from the broker but this node's own publish, dropped (it was delivered
+    /// locally when published): the cost of subscribing to a subject one also writes.
+    Echo,
+}
+
+impl BrokerTraffic {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerTraffic::Sent => "sent",
+            BrokerTraffic::Received => "received",
+            BrokerTraffic::Echo => "echo",
+        }
+    }
+}
+
 /// Receives what the bus carries. Implemented by the hub; must not block.
 pub trait BusSink: Send + Sync + 'static {
     /// Hands one message to local subscribers.
@@ -95,6 +118,11 @@ pub trait BusSink: Send + Sync + 'static {
     /// need a refresh. Cluster buses send these in batches on [`Topic::Inbox`], so an
     /// open console does not make its node receive every event of the cluster.
     fn rows_changed(&self, _dialogs: &[DialogId]) {}
+
+    /// Counts one message through the broker (`body`: `event`, `signal` or `rows`), so
+    /// a node's share of the cluster's traffic is measured, not modelled. Only buses
+    /// with a broker call it. Optional.
+    fn broker_traffic(&self, _way: BrokerTraffic, _body: &'static str) {}
 }
 
 /// Publishes to every process's hub (this one included).

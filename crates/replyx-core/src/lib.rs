@@ -14,7 +14,7 @@ pub mod rules;
 pub mod store;
 
 pub use audience::{may_receive, Delivery};
-pub use bus::{Bus, BusMessage, BusSink, Signal, SignalBody, Topic};
+pub use bus::{BrokerTraffic, Bus, BusMessage, BusSink, Signal, SignalBody, Topic};
 pub use error::StoreError;
 pub use handoff::{HandoffAction, HandoffError, Transition};
 pub use model::{

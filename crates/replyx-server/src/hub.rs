@@ -190,6 +190,10 @@ impl BusSink for Hub {
         self.inner.metrics.bus_lag(seconds);
     }
 
+    fn broker_traffic(&self, way: replyx_core::BrokerTraffic, body: &'static str) {
+        self.inner.metrics.bus_traffic(way, body);
+    }
+
     fn resync(&self) {
         tracing::info!("bus reconnected: every connection reads what it missed from the store");
         self.inner.metrics.bus_resync();

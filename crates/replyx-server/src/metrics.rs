@@ -5,6 +5,7 @@ use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
+use replyx_core::BrokerTraffic;
 use replyx_protocol::{CloseCode, ConnectionKind};
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ struct Inner {
     successes: IntCounterVec,
     bus_lag: Histogram,
     bus_resyncs: IntCounter,
+    bus_traffic: IntCounterVec,
     canary_round_trip: Histogram,
     canary_failures: IntCounter,
     canary_last_success: Gauge,
@@ -177,6 +179,15 @@ impl Metrics {
                 "Times the bus reconnected to its broker and every connection read what it \
                  missed from the store",
             )),
+            bus_traffic: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_bus_messages_total",
+                    "Messages through the cluster broker: sent, received (handed to local \
+                     subscribers) and echo (own publishes that came back, dropped), by body \
+                     (event, signal, rows)",
+                ),
+                &["direction", "body"],
+            )),
             canary_round_trip: must(Histogram::with_opts(
                 HistogramOpts::new(
                     "replyx_canary_round_trip_seconds",
@@ -220,6 +231,7 @@ impl Metrics {
         must(r.register(Box::new(inner.successes.clone())));
         must(r.register(Box::new(inner.bus_lag.clone())));
         must(r.register(Box::new(inner.bus_resyncs.clone())));
+        must(r.register(Box::new(inner.bus_traffic.clone())));
         must(r.register(Box::new(inner.canary_round_trip.clone())));
         must(r.register(Box::new(inner.canary_failures.clone())));
         must(r.register(Box::new(inner.canary_last_success.clone())));
@@ -233,6 +245,17 @@ impl Metrics {
         must(r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         )));
+        // Every series from the start (0 on a node without a broker), so a dashboard
+        // never reads an absent series as "no traffic".
+        for way in [
+            BrokerTraffic::Sent,
+            BrokerTraffic::Received,
+            BrokerTraffic::Echo,
+        ] {
+            for body in ["event", "signal", "rows"] {
+                inner.bus_traffic.with_label_values(&[way.as_str(), body]);
+            }
+        }
         for k in ConnectionKind::ALL {
             inner.connections.with_label_values(&[k.as_str()]).set(0);
             inner.messages_sent.with_label_values(&[k.as_str()]);
@@ -306,6 +329,13 @@ impl Metrics {
 
     pub(crate) fn bus_resync(&self) {
         self.inner.bus_resyncs.inc();
+    }
+
+    pub(crate) fn bus_traffic(&self, way: BrokerTraffic, body: &'static str) {
+        self.inner
+            .bus_traffic
+            .with_label_values(&[way.as_str(), body])
+            .inc();
     }
 
     pub(crate) fn audience_violation(&self, kind: ConnectionKind) {

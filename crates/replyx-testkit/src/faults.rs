@@ -183,6 +183,13 @@ impl BusSink for FaultySink {
             sink.observe_remote_lag(seconds);
         }
     }
+
+    fn broker_traffic(&self, way: replyx_core::BrokerTraffic, body: &'static str) {
+        let sink = self.0.state.lock().expect("faults").sink.clone();
+        if let Some(sink) = sink {
+            sink.broker_traffic(way, body);
+        }
+    }
 }
 
 /// The bus the settings imply, with its deliveries to the hub faulted.

@@ -6,6 +6,7 @@
 
 mod api;
 pub mod brokers;
+pub mod crossnode;
 pub mod faults;
 pub mod load;
 mod metrics;

@@ -28,6 +28,9 @@ use storm::Storm;
 pub struct ChatLoad {
     /// Base URL (a server or the proxy in front of it).
     pub url: String,
+    /// Where HTTP requests go when not to `url` (sockets on one node, writes through
+    /// the proxy to any node: the cross-node traffic a cluster measurement needs).
+    pub http_url: Option<String>,
     /// The assistant visitors talk to.
     pub assistant_id: String,
     /// Operator login.
@@ -47,6 +50,18 @@ pub struct ChatLoad {
     pub sources: Vec<std::net::IpAddr>,
     /// A reconnect storm during the run, counted from the end of the set-up.
     pub storm: Option<StormPlan>,
+    /// With it, every second pair is a visitor of the widget embedded on a customer
+    /// page (`/api/site`, `/ws/site`, with `Origin`) instead of the iframe widget.
+    pub site: Option<SiteEntry>,
+}
+
+/// The site way in: a site token and the page origin its assistant allows.
+#[derive(Debug, Clone)]
+pub struct SiteEntry {
+    /// `POST /api/assistants/{id}/site-token` (or `replyx assistant add`) output.
+    pub token: String,
+    /// The page origin sent as `Origin` (one of the assistant's allowed domains).
+    pub origin: String,
 }
 
 /// What every pair of one run shares.
@@ -65,7 +80,7 @@ pub(crate) struct RunShared {
 /// Setup failed (login, dialog loads).
 pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
     let interrupted = on_interrupt();
-    let api = Api::new(&load.url);
+    let api = Api::new(load.http_url.as_deref().unwrap_or(&load.url));
     let (status, login) = api
         .post(
             "/api/auth/login",
@@ -89,6 +104,7 @@ pub async fn run_chat(load: ChatLoad) -> anyhow::Result<Report> {
                 &api,
                 token.clone(),
                 &format!("load-{run_id}-{i}"),
+                load.site.as_ref().filter(|_| i % 2 == 1),
                 &run,
                 (!load.sources.is_empty()).then(|| load.sources[i % load.sources.len()]),
             )

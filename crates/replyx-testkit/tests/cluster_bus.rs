@@ -4,13 +4,17 @@
 //! same connection arriving first (the broker keeps one publisher's order).
 
 use replyx_bus::{ClusterBus, ClusterOptions};
-use replyx_core::{Bus, BusMessage, BusSink, Signal, SignalBody, StoredEvent, Topic};
+use replyx_core::{
+    BrokerTraffic, Bus, BusMessage, BusSink, Signal, SignalBody, StoredEvent, Topic,
+};
 use replyx_protocol::{
     DialogId, EventPayload, Message, MessageId, Sender, Seq, TypingActor, TypingState,
 };
 use replyx_testkit::brokers::{Broker, BrokerKind};
 use replyx_testkit::WAIT;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +29,10 @@ enum Heard {
     Resync,
 }
 
-struct Recorder(mpsc::UnboundedSender<Heard>);
+/// Broker messages counted by (direction, body), as the traffic metric would.
+type Traffic = Arc<Mutex<HashMap<(&'static str, &'static str), u64>>>;
+
+struct Recorder(mpsc::UnboundedSender<Heard>, Traffic);
 
 impl BusSink for Recorder {
     fn deliver(&self, message: BusMessage) {
@@ -40,14 +47,38 @@ impl BusSink for Recorder {
     fn rows_changed(&self, dialogs: &[DialogId]) {
         let _ = self.0.send(Heard::Rows(dialogs.to_vec()));
     }
+    fn broker_traffic(&self, way: BrokerTraffic, body: &'static str) {
+        *self
+            .1
+            .lock()
+            .unwrap()
+            .entry((way.as_str(), body))
+            .or_default() += 1;
+    }
 }
 
 struct Node {
     bus: Arc<ClusterBus>,
     heard: mpsc::UnboundedReceiver<Heard>,
+    traffic: Traffic,
 }
 
 impl Node {
+    /// Broker messages counted so far in one direction, of one body.
+    fn counted(&self, way: BrokerTraffic, body: &'static str) -> u64 {
+        let traffic = self.traffic.lock().unwrap();
+        traffic.get(&(way.as_str(), body)).copied().unwrap_or(0)
+    }
+
+    fn received_in_all(&self) -> u64 {
+        let traffic = self.traffic.lock().unwrap();
+        traffic
+            .iter()
+            .filter(|((way, _), _)| *way != "sent")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     async fn next(&mut self) -> Heard {
         tokio::time::timeout(WAIT, self.heard.recv())
             .await
@@ -96,8 +127,13 @@ impl Cluster {
             .await
             .unwrap();
         let (tx, heard) = mpsc::unbounded_channel();
-        bus.attach(Arc::new(Recorder(tx)));
-        let node = Node { bus, heard };
+        let traffic = Traffic::default();
+        bus.attach(Arc::new(Recorder(tx, traffic.clone())));
+        let node = Node {
+            bus,
+            heard,
+            traffic,
+        };
         tokio::time::timeout(WAIT, node.bus.wait_connected(1))
             .await
             .expect("connected in time");
@@ -172,6 +208,7 @@ macro_rules! both_brokers {
 
 both_brokers!(
     a_node_receives_only_the_dialogs_it_subscribed_to,
+    broker_traffic_is_counted_by_direction_and_body,
     a_publish_right_after_subscribe_is_never_missed,
     the_last_unsubscribe_stops_delivery,
     consoles_get_changed_rows_in_batches_not_every_event,
@@ -218,6 +255,41 @@ async fn a_node_receives_only_the_dialogs_it_subscribed_to(kind: BrokerKind) {
     assert_eq!(heard, (mine, Seq(3)));
     assert!(matches!(b.next().await, Heard::Event(_, Seq(3))));
     assert!(b.heard.try_recv().is_err(), "no echo of its own publish");
+    cluster.stop().await;
+}
+
+/// The traffic metric measures a node's share of the cluster's messages: what it
+/// sent, what it was handed, and nothing for the dialogs it holds no socket of.
+async fn broker_traffic_is_counted_by_direction_and_body(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    let c = cluster.node("c").await;
+    let mine = DialogId::new();
+    b.bus.subscribe(Topic::Dialog(mine)).await;
+    a.bus.publish(event(mine, 1)).await.unwrap();
+    a.bus.publish(typing(mine)).await.unwrap();
+    a.bus.publish(event(mine, 2)).await.unwrap();
+    for _ in 0..3 {
+        b.next().await;
+    }
+    assert_eq!(a.counted(BrokerTraffic::Sent, "event"), 2);
+    assert_eq!(a.counted(BrokerTraffic::Sent, "signal"), 1);
+    assert_eq!(b.counted(BrokerTraffic::Received, "event"), 2);
+    assert_eq!(b.counted(BrokerTraffic::Received, "signal"), 1);
+    assert_eq!(b.counted(BrokerTraffic::Sent, "event"), 0);
+    // c publishes after a: the broker keeps each connection's order, so once b has c's
+    // event, c's publish is through; c, subscribed to nothing, was handed nothing.
+    let theirs = DialogId::new();
+    b.bus.subscribe(Topic::Dialog(theirs)).await;
+    c.bus.publish(event(theirs, 1)).await.unwrap();
+    assert_eq!(b.next_event().await, (theirs, Seq(1)));
+    assert_eq!(
+        c.received_in_all(),
+        0,
+        "no traffic for dialogs it does not hold"
+    );
+    assert_eq!(a.received_in_all(), 0);
     cluster.stop().await;
 }
 

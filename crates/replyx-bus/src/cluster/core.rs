@@ -4,7 +4,7 @@
 
 use super::envelope::{Body, Envelope};
 use crate::local::LocalBus;
-use replyx_core::{BusMessage, BusSink, StoredEvent, Topic};
+use replyx_core::{BrokerTraffic, BusMessage, BusSink, StoredEvent, Topic};
 use replyx_protocol::{DialogId, EventPayload};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -67,9 +67,12 @@ impl Core {
                 return;
             }
         };
+        let kind = envelope.body.kind();
         if envelope.origin == self.origin && !envelope.round_trip {
+            self.local.broker_traffic(BrokerTraffic::Echo, kind);
             return; // delivered locally when published
         }
+        self.local.broker_traffic(BrokerTraffic::Received, kind);
         match envelope.body {
             Body::Event(event) => {
                 let event = event.into_owned();

@@ -31,6 +31,17 @@ pub(super) enum Body<'a> {
     Rows(Vec<DialogId>),
 }
 
+impl Body<'_> {
+    /// Its kind, as the bus traffic metric labels it.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Body::Event(_) => "event",
+            Body::Signal(_) => "signal",
+            Body::Rows(_) => "rows",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

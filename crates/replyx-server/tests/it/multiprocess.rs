@@ -164,6 +164,7 @@ macro_rules! on_every_topology {
 on_every_topology!(
     two_processes_on_one_database_deliver_every_event_both_ways,
     a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other,
+    typing_handoff_read_marks_and_the_inbox_cross_processes_both_ways,
 );
 
 async fn two_processes_on_one_database_deliver_every_event_both_ways(
@@ -212,4 +213,20 @@ async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other
         })
         .await;
     assert_eq!(updated["dialog"]["unread_count"], 1);
+}
+
+async fn typing_handoff_read_marks_and_the_inbox_cross_processes_both_ways(
+    (_keep, blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
+) {
+    for roles in [
+        [&blue.base, &green.base, &green.base],
+        [&green.base, &blue.base, &blue.base],
+        [&green.base, &green.base, &blue.base],
+    ] {
+        let roles = roles.map(String::as_str);
+        let log = replyx_testkit::crossnode::run_round(&on_blue, roles)
+            .await
+            .unwrap_or_else(|f| panic!("{roles:?}: {f}"));
+        assert!(log.audited_events >= 9, "{log:?}");
+    }
 }

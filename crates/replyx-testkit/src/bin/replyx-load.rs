@@ -5,7 +5,7 @@
 //! connection success rate fell below `--min-success-rate`.
 
 use clap::Parser;
-use replyx_testkit::load::{run_chat, ChatLoad, StormPlan};
+use replyx_testkit::load::{run_chat, ChatLoad, SiteEntry, StormPlan};
 use std::time::Duration;
 
 /// Visitor/operator pairs exchanging messages, with a seq audit of every socket.
@@ -15,6 +15,10 @@ struct Args {
     /// Base URL (a server or the proxy in front of it)
     #[arg(long)]
     url: String,
+    /// Send HTTP requests (dialog loads, messages, the audit's reads) here instead of
+    /// `--url`, which then takes only the sockets
+    #[arg(long)]
+    http_url: Option<String>,
     /// Assistant the visitors talk to
     #[arg(long)]
     assistant_id: String,
@@ -48,6 +52,13 @@ struct Args {
     /// How long the sockets stay down in the storm
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     storm_outage: Duration,
+    /// A site token: every second pair is then a visitor of the widget embedded on a
+    /// customer page (site routes and sockets, with `--site-origin`)
+    #[arg(long, requires = "site_origin")]
+    site_token: Option<String>,
+    /// The page origin those visitors send (one of the assistant's allowed domains)
+    #[arg(long, requires = "site_token")]
+    site_origin: Option<String>,
     /// Lowest acceptable connection success rate
     #[arg(long, default_value_t = 0.999)]
     min_success_rate: f64,
@@ -58,6 +69,7 @@ async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let load = ChatLoad {
         url: args.url.trim_end_matches('/').to_owned(),
+        http_url: args.http_url.map(|u| u.trim_end_matches('/').to_owned()),
         assistant_id: args.assistant_id,
         operator_email: args.operator_email,
         operator_password: args.operator_password,
@@ -70,6 +82,10 @@ async fn main() -> std::process::ExitCode {
             at,
             outage: args.storm_outage,
         }),
+        site: args
+            .site_token
+            .zip(args.site_origin)
+            .map(|(token, origin)| SiteEntry { token, origin }),
     };
     match run_chat(load).await {
         Ok(report) => {

@@ -1,12 +1,14 @@
-//! One visitor/operator pair: a widget dialog, a visitor socket and an operator socket,
-//! and a sender that alternates visitor and operator messages over HTTP, retrying a
-//! failed send with the same `client_msg_id` (so a retry can never duplicate).
+//! One visitor/operator pair: a dialog opened the widget way (our iframe) or the site
+//! way (embedded on a customer page, with its `Origin`), a visitor socket and an
+//! operator socket, and a sender that alternates visitor and operator messages over
+//! HTTP, retrying a failed send with the same `client_msg_id` (so a retry can never
+//! duplicate).
 
 use super::audit::fetch_log;
 use super::report::Report;
 use super::sent::SentTimes;
 use super::stream::{Stream, StreamSetup};
-use super::{ChatLoad, RunShared};
+use super::{ChatLoad, RunShared, SiteEntry};
 use crate::Api;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,9 +26,26 @@ pub(crate) struct SendStats {
     pub(crate) acked_ms: Vec<f64>,
 }
 
+/// How the visitor side reaches the server.
+#[derive(Clone)]
+pub(crate) struct VisitorWay {
+    /// `widget` or `site`: the path segment of its routes.
+    pub(crate) via: &'static str,
+    /// The page origin, sent as `Origin` (site only).
+    pub(crate) origin: Option<Arc<str>>,
+}
+
+impl VisitorWay {
+    /// The connection kind its socket is registered under (and audited as).
+    pub(crate) fn kind(&self) -> &'static str {
+        self.via
+    }
+}
+
 pub(crate) struct Pair {
     dialog: String,
     guest_token: String,
+    way: VisitorWay,
     since: u64,
     /// Messages stored outside the sender's loop (the storm's missed message).
     extra_sent: AtomicU64,
@@ -42,11 +61,28 @@ impl Pair {
         api: &Api,
         token: Arc<str>,
         guest: &str,
+        site: Option<&SiteEntry>,
         run: &RunShared,
         source: Option<std::net::IpAddr>,
     ) -> anyhow::Result<Pair> {
-        let body = json!({"assistant_id": load.assistant_id, "guest_id": guest});
-        let (status, loaded) = api.post("/api/widget/dialogs", None, body).await;
+        let (way, body) = match site {
+            Some(site) => (
+                VisitorWay {
+                    via: "site",
+                    origin: Some(site.origin.as_str().into()),
+                },
+                json!({"site_token": site.token, "guest_id": guest}),
+            ),
+            None => (
+                VisitorWay {
+                    via: "widget",
+                    origin: None,
+                },
+                json!({"assistant_id": load.assistant_id, "guest_id": guest}),
+            ),
+        };
+        let path = format!("/api/{}/dialogs", way.via);
+        let (status, loaded) = post_as(api, way.origin.as_deref(), &path, None, body).await;
         anyhow::ensure!(
             status == 200 || status == 201,
             "dialog load failed: {status} {loaded}"
@@ -69,28 +105,28 @@ impl Pair {
             dialog: dialog.as_str().into(),
         };
         let ws = load.url.replacen("http", "ws", 1);
-        let (ws_v, d_v, a, g) = (
-            ws.clone(),
-            dialog.clone(),
-            load.assistant_id.clone(),
-            guest_token.clone(),
-        );
+        let entry = match site {
+            Some(site) => format!("site_token={}", site.token),
+            None => format!("assistant_id={}", load.assistant_id),
+        };
+        let (ws_v, d_v, g, via) = (ws.clone(), dialog.clone(), guest_token.clone(), way.via);
         let visitor = Stream::start(
-            move |s| {
-                format!("{ws_v}/ws/widget/dialogs/{d_v}?assistant_id={a}&guest_token={g}&since={s}")
-            },
+            move |s| format!("{ws_v}/ws/{via}/dialogs/{d_v}?{entry}&guest_token={g}&since={s}"),
             since,
+            way.origin.clone(),
             setup.clone(),
         );
         let (d_o, t) = (dialog.clone(), token.clone());
         let operator = Stream::start(
             move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
             since,
+            None,
             setup,
         );
         let sender = tokio::spawn(send_loop(
             api.clone(),
             dialog.clone(),
+            way.clone(),
             guest_token.clone(),
             token,
             load.interval,
@@ -100,6 +136,7 @@ impl Pair {
         Ok(Pair {
             dialog,
             guest_token,
+            way,
             since,
             extra_sent: AtomicU64::new(0),
             sent_times,
@@ -112,11 +149,18 @@ impl Pair {
     /// Stores the visitor message both sockets miss in a reconnect storm (idempotent:
     /// retried with the same `client_msg_id`). Returns whether it was stored.
     pub(crate) async fn send_missed(&self, api: &Api) -> bool {
-        let path = format!("/api/widget/dialogs/{}/messages", self.dialog);
+        let path = format!("/api/{}/dialogs/{}/messages", self.way.via, self.dialog);
         let id = format!("{}-storm", self.dialog);
         self.sent_times.posting(&id);
         let body = json!({"text": "sent while you were away", "client_msg_id": id});
-        let (stored, _) = post_until_stored(api, &path, &self.guest_token, &body).await;
+        let (stored, _) = post_until_stored(
+            api,
+            self.way.origin.as_deref(),
+            &path,
+            &self.guest_token,
+            &body,
+        )
+        .await;
         if stored {
             self.extra_sent.fetch_add(1, Ordering::SeqCst);
         }
@@ -159,13 +203,13 @@ impl Pair {
             };
             let _ = tokio::time::timeout_at(settled_by, caught_up).await;
         }
-        for (stream, visitor) in [(self.visitor, true), (self.operator, false)] {
+        for (stream, kind) in [(self.visitor, self.way.kind()), (self.operator, "admin")] {
             stream.done.cancel();
             let _ = stream.task.await;
             let log = std::mem::take(&mut *stream.log.lock().expect("log"));
             match &expected {
-                Some(expected) => report.add_stream(expected, visitor, log),
-                None => report.add_unaudited(log),
+                Some(expected) => report.add_stream(expected, kind, log),
+                None => report.add_unaudited(kind, log),
             }
         }
         match &expected {
@@ -186,9 +230,11 @@ impl Pair {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one spawn site, each argument named there
 async fn send_loop(
     api: Api,
     dialog: String,
+    way: VisitorWay,
     guest_token: String,
     operator_token: Arc<str>,
     interval: Duration,
@@ -211,23 +257,25 @@ async fn send_loop(
         }
         n += 1;
         let id = format!("{dialog}-{n}");
-        let (path, auth, text) = if n % 2 == 1 {
+        let (path, auth, text, origin) = if n % 2 == 1 {
             (
-                format!("/api/widget/dialogs/{dialog}/messages"),
+                format!("/api/{}/dialogs/{dialog}/messages", way.via),
                 guest_token.as_str(),
                 format!("visitor {n}"),
+                way.origin.as_deref(),
             )
         } else {
             (
                 format!("/api/dialogs/{dialog}/messages"),
                 &*operator_token,
                 format!("operator {n}"),
+                None,
             )
         };
         sent_times.posting(&id);
         let posted = Instant::now();
         let body = json!({"text": text, "client_msg_id": id});
-        let (delivered, retries) = post_until_stored(&api, &path, auth, &body).await;
+        let (delivered, retries) = post_until_stored(&api, origin, &path, auth, &body).await;
         stats.retried += retries;
         if delivered {
             stats.sent += 1;
@@ -241,13 +289,33 @@ async fn send_loop(
 /// Posts a message until the server acknowledges it (at most 20 tries, with a growing
 /// pause), always with the same body and so the same `client_msg_id`: a retry can
 /// never store it twice. Returns whether it was stored, and the retries it took.
-async fn post_until_stored(api: &Api, path: &str, auth: &str, body: &Value) -> (bool, u64) {
+async fn post_until_stored(
+    api: &Api,
+    origin: Option<&str>,
+    path: &str,
+    auth: &str,
+    body: &Value,
+) -> (bool, u64) {
     for attempt in 0..20u64 {
-        let (status, _) = api.post(path, Some(auth), body.clone()).await;
+        let (status, _) = post_as(api, origin, path, Some(auth), body.clone()).await;
         if status == 200 || status == 201 {
             return (true, attempt);
         }
         tokio::time::sleep(Duration::from_millis(100 * (attempt + 1).min(10))).await;
     }
     (false, 20)
+}
+
+/// A POST from the visitor's page: with its `Origin` in the site way.
+async fn post_as(
+    api: &Api,
+    origin: Option<&str>,
+    path: &str,
+    auth: Option<&str>,
+    body: Value,
+) -> crate::api::Reply {
+    match origin {
+        Some(origin) => api.post_from(origin, path, auth, body).await,
+        None => api.post(path, auth, body).await,
+    }
 }

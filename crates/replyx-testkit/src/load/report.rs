@@ -15,6 +15,8 @@ pub struct Report {
     pub pairs: usize,
     /// Sockets (two per pair).
     pub clients: usize,
+    /// Sockets by connection kind (`admin`, `widget`, `site`).
+    pub clients_by_kind: std::collections::BTreeMap<String, usize>,
     /// Messages stored (each acknowledged by the server).
     pub messages_sent: u64,
     /// Sends retried with the same `client_msg_id`.
@@ -92,8 +94,9 @@ impl Report {
 
     /// Audits one socket's stream against its dialog's log: `visitor` sockets are
     /// owed every event but internal notes.
-    pub(crate) fn add_stream(&mut self, expected: &[Logged], visitor: bool, log: StreamLog) {
-        self.clients += 1;
+    pub(crate) fn add_stream(&mut self, expected: &[Logged], kind: &str, log: StreamLog) {
+        self.count_client(kind);
+        let visitor = kind != "admin";
         let owed: Vec<u64> = expected
             .iter()
             .filter(|e| !(visitor && e.internal))
@@ -114,10 +117,15 @@ impl Report {
 
     /// A socket whose dialog's log could not be read: its connections count, its
     /// stream is not audited, and the run fails.
-    pub(crate) fn add_unaudited(&mut self, log: StreamLog) {
-        self.clients += 1;
+    pub(crate) fn add_unaudited(&mut self, kind: &str, log: StreamLog) {
+        self.count_client(kind);
         self.misrouted += log.misrouted;
         self.add_connections(&log);
+    }
+
+    fn count_client(&mut self, kind: &str) {
+        self.clients += 1;
+        *self.clients_by_kind.entry(kind.to_owned()).or_default() += 1;
     }
 
     fn add_connections(&mut self, log: &StreamLog) {
@@ -254,7 +262,7 @@ mod tests {
 
     fn audited(expected: &[Logged], visitor: bool, stream: StreamLog) -> Report {
         let mut r = Report::default();
-        r.add_stream(expected, visitor, stream);
+        r.add_stream(expected, if visitor { "widget" } else { "admin" }, stream);
         r.add_log(expected.len());
         r.messages_sent = expected.len() as u64;
         r.finish_figures();
@@ -319,7 +327,7 @@ mod tests {
     #[test]
     fn an_unaudited_dialog_or_an_empty_run_fails() {
         let mut r = Report::default();
-        r.add_unaudited(log(&[1, 2], 0));
+        r.add_unaudited("widget", log(&[1, 2], 0));
         r.add_unaudited_dialog();
         r.finish_figures();
         let why = r.failures(0.0).join("; ");

@@ -65,15 +65,24 @@ pub(crate) struct StreamSetup {
 
 impl Stream {
     /// Starts a socket on `url_for(since)`, beginning at `since`.
+    /// `origin` goes in the upgrade's `Origin` header (a site widget's page).
     pub(crate) fn start(
         url_for: impl Fn(u64) -> String + Send + 'static,
         since: u64,
+        origin: Option<Arc<str>>,
         setup: StreamSetup,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(watch::Sender::new(since));
         let done = CancellationToken::new();
-        let task = tokio::spawn(run(url_for, log.clone(), last.clone(), done.clone(), setup));
+        let task = tokio::spawn(run(
+            url_for,
+            origin,
+            log.clone(),
+            last.clone(),
+            done.clone(),
+            setup,
+        ));
         Stream {
             log,
             last,
@@ -85,6 +94,7 @@ impl Stream {
 
 async fn run(
     url_for: impl Fn(u64) -> String,
+    origin: Option<Arc<str>>,
     log: Arc<Mutex<StreamLog>>,
     last: Arc<watch::Sender<u64>>,
     done: CancellationToken,
@@ -107,7 +117,7 @@ async fn run(
         let since = *last.borrow();
         let url = url_for(since);
         let connected = tokio::select! {
-            c = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, source)) => c,
+            c = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, origin.as_deref(), source)) => c,
             _ = done.cancelled() => {
                 // Cut short by the end of the run, not refused: no attempt at all.
                 log.lock().expect("log").attempts -= 1;
@@ -223,17 +233,27 @@ async fn storm_dropped(storm: &Option<Arc<Storm>>) {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects, from `source` when given: one source address has ~28,000 ephemeral ports
-/// toward one server port, so runs past that spread sockets over 127.0.0.0/8.
+/// Connects with `Origin` when given, from `source` when given: one source address has
+/// ~28,000 ephemeral ports toward one server port, so runs past that spread sockets
+/// over 127.0.0.0/8.
 async fn connect(
     url: &str,
+    origin: Option<&str>,
     source: Option<IpAddr>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let mut request = url.into_client_request()?;
+    if let Some(origin) = origin {
+        let value = HeaderValue::from_str(origin)
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
+        request.headers_mut().insert("origin", value);
+    }
     let Some(source) = source else {
-        return tokio_tungstenite::connect_async(url).await.map(|(s, _)| s);
+        return tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(s, _)| s);
     };
-    let request = url.into_client_request()?;
     let host = request.uri().host().unwrap_or("127.0.0.1").to_owned();
     let port = request.uri().port_u16().unwrap_or(80);
     let addr = tokio::net::lookup_host((host.as_str(), port))
