@@ -211,6 +211,7 @@ impl App {
             tokens: Tokens::new(&secret, settings.operator_token_ttl),
             ws_connects: PerIpLimiter::per_minute(limits.ws_connects_per_ip_per_minute),
             visitor_requests: PerIpLimiter::per_minute(limits.visitor_requests_per_ip_per_minute),
+            login: crate::auth::login_guard::LoginGuard::new(limits.login.clone()),
             settings,
             store,
             bus,
@@ -221,6 +222,12 @@ impl App {
             instance_id: origin.clone(),
         });
         spawn_limiter_cleanup(&state);
+        // The decoy hash for unknown e-mails, made now so that the first one does not
+        // take two hashes where a known one takes one.
+        let warm = state.clone();
+        tokio::task::spawn_blocking(move || {
+            warm.login.decoy();
+        });
         crate::inbox_feed::start(&state);
         crate::canary::start(&state, canary_peer);
         Ok(App { state, listener })
@@ -298,6 +305,7 @@ fn spawn_limiter_cleanup(state: &AppState) {
                 _ = tick.tick() => {
                     task_state.ws_connects.forget_idle();
                     task_state.visitor_requests.forget_idle();
+                    task_state.login.forget_idle();
                 }
             }
         }

@@ -53,6 +53,20 @@ pub struct ServeOptions {
     /// Visitor HTTP requests (dialog loads, messages) per client IP per minute [default: 600]
     #[arg(long, env = "REPLYX_VISITOR_REQUESTS_PER_IP_PER_MINUTE")]
     pub visitor_requests_per_ip_per_minute: Option<u32>,
+    /// Login attempts per client IP per minute; more is 429 [default: 30]
+    #[arg(long, env = "REPLYX_LOGIN_ATTEMPTS_PER_IP_PER_MINUTE")]
+    pub login_attempts_per_ip_per_minute: Option<u32>,
+    /// Wrong passwords in a row for one e-mail before each further one locks it for
+    /// twice as long (1 s, 2 s … 15 min) [default: 5]
+    #[arg(long, env = "REPLYX_LOGIN_FAILURES_BEFORE_BACKOFF")]
+    pub login_failures_before_backoff: Option<u32>,
+    /// Password hashes verified at once (each takes ~19 MiB) [default: 2]
+    #[arg(long, env = "REPLYX_LOGIN_HASH_CONCURRENCY")]
+    pub login_hash_concurrency: Option<usize>,
+    /// How long a login waits for a hashing slot before 503 [default: 2s]
+    #[arg(long, env = "REPLYX_LOGIN_QUEUE_WAIT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub login_queue_wait: Option<Duration>,
     /// Client frames per connection per second; more closes with 1008 [default: 20]
     #[arg(long, env = "REPLYX_CLIENT_FRAMES_PER_SECOND")]
     pub client_frames_per_second: Option<u32>,
@@ -122,6 +136,10 @@ impl ServeOptions {
             max_connections,
             ws_connects_per_ip_per_minute,
             visitor_requests_per_ip_per_minute,
+            login_attempts_per_ip_per_minute,
+            login_failures_before_backoff,
+            login_hash_concurrency,
+            login_queue_wait,
             client_frames_per_second,
             max_frame_bytes,
             max_message_chars,
@@ -177,6 +195,8 @@ pub struct Limits {
     pub heartbeat_timeout: Duration,
     /// Dialogs one operator may hold.
     pub max_dialogs_per_operator: u64,
+    /// Login throttling and the bound on password hashing.
+    pub login: crate::auth::login_guard::LoginLimits,
 }
 
 /// Resolved settings. `Debug` never shows the secret.
@@ -253,6 +273,12 @@ impl Settings {
             heartbeat_interval: o.heartbeat_interval.unwrap_or(Duration::from_secs(25)),
             heartbeat_timeout: o.heartbeat_timeout.unwrap_or(Duration::from_secs(40)),
             max_dialogs_per_operator: o.max_dialogs_per_operator.unwrap_or(20),
+            login: crate::auth::login_guard::LoginLimits {
+                attempts_per_ip_per_minute: o.login_attempts_per_ip_per_minute.unwrap_or(30),
+                failures_before_backoff: o.login_failures_before_backoff.unwrap_or(5),
+                hash_concurrency: o.login_hash_concurrency.unwrap_or(2),
+                queue_wait: o.login_queue_wait.unwrap_or(Duration::from_secs(2)),
+            },
         };
         Settings {
             bind: o

@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::FromRequest;
+use axum::extract::FromRequestParts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use replyx_core::{HandoffError, StoreError};
@@ -132,6 +133,28 @@ impl From<JsonRejection> for ApiError {
             }
             other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
         }
+    }
+}
+
+/// `Path<T>` whose rejections are `ApiError`s (axum's own are plain text).
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+/// `Query<T>` whose rejections are `ApiError`s (axum's own are plain text).
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::new(ErrorCode::BadRequest, r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::new(ErrorCode::BadRequest, r.body_text())
     }
 }
 

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod routes;
+pub mod security_headers;
 pub mod served;
 pub mod telemetry;
 pub mod visitor;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = (state.settings.limits.max_message_chars * 4 + 4096).max(64 * 1024);
     router
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             telemetry::count_requests,

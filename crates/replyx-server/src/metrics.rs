@@ -36,12 +36,17 @@ struct Inner {
     bus_lag: Histogram,
     bus_resyncs: IntCounter,
     bus_traffic: IntCounterVec,
+    logins: IntCounterVec,
+    password_checks: IntCounter,
     canary_round_trip: Histogram,
     canary_failures: IntCounter,
     canary_last_success: Gauge,
     canary_age: Gauge,
     build_info: IntGaugeVec,
 }
+
+/// Every `outcome` of `replyx_login_attempts_total`.
+const LOGIN_OUTCOMES: [&str; 5] = ["ok", "wrong", "throttled_ip", "throttled_account", "busy"];
 
 const FAST_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -188,6 +193,19 @@ impl Metrics {
                 ),
                 &["direction", "body"],
             )),
+            logins: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_login_attempts_total",
+                    "Operator logins by outcome: ok, wrong (password or e-mail), throttled_ip, \
+                     throttled_account (backing off after failures), busy (no hashing slot)",
+                ),
+                &["outcome"],
+            )),
+            password_checks: must(IntCounter::new(
+                "replyx_login_password_checks_total",
+                "Password hashes verified by the login route (unknown e-mails included: \
+                 they are checked against a decoy so both take the same time)",
+            )),
             canary_round_trip: must(Histogram::with_opts(
                 HistogramOpts::new(
                     "replyx_canary_round_trip_seconds",
@@ -232,6 +250,8 @@ impl Metrics {
         must(r.register(Box::new(inner.bus_lag.clone())));
         must(r.register(Box::new(inner.bus_resyncs.clone())));
         must(r.register(Box::new(inner.bus_traffic.clone())));
+        must(r.register(Box::new(inner.logins.clone())));
+        must(r.register(Box::new(inner.password_checks.clone())));
         must(r.register(Box::new(inner.canary_round_trip.clone())));
         must(r.register(Box::new(inner.canary_failures.clone())));
         must(r.register(Box::new(inner.canary_last_success.clone())));
@@ -255,6 +275,9 @@ impl Metrics {
             for body in ["event", "signal", "rows"] {
                 inner.bus_traffic.with_label_values(&[way.as_str(), body]);
             }
+        }
+        for outcome in LOGIN_OUTCOMES {
+            inner.logins.with_label_values(&[outcome]);
         }
         for k in ConnectionKind::ALL {
             inner.connections.with_label_values(&[k.as_str()]).set(0);
@@ -329,6 +352,15 @@ impl Metrics {
 
     pub(crate) fn bus_resync(&self) {
         self.inner.bus_resyncs.inc();
+    }
+
+    pub(crate) fn login(&self, outcome: &'static str) {
+        debug_assert!(LOGIN_OUTCOMES.contains(&outcome));
+        self.inner.logins.with_label_values(&[outcome]).inc();
+    }
+
+    pub(crate) fn password_checked(&self) {
+        self.inner.password_checks.inc();
     }
 
     pub(crate) fn bus_traffic(&self, way: BrokerTraffic, body: &'static str) {

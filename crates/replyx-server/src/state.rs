@@ -36,6 +36,8 @@ pub struct Inner {
     pub ws_connects: PerIpLimiter,
     /// Visitor HTTP requests per IP.
     pub visitor_requests: PerIpLimiter,
+    /// Login throttling and the bound on password hashing.
+    pub login: crate::auth::login_guard::LoginGuard,
     /// The delivery canary's last result.
     pub canary: crate::canary::Canary,
     /// This process's id (random at start): tells two processes on one database, or

@@ -9,7 +9,8 @@ pub fn origin_host(origin: &str) -> Option<String> {
         .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
 }
 
-fn domain_host(entry: &str) -> String {
+/// The host of an allowed-domains entry (scheme, port and path dropped), lowercased.
+pub fn domain_host(entry: &str) -> String {
     let entry = entry.trim().to_ascii_lowercase();
     let without_scheme = entry.split("://").last().unwrap_or(&entry);
     let host_port = without_scheme.split('/').next().unwrap_or(without_scheme);

@@ -110,6 +110,26 @@ pub(crate) fn rules(s: &Settings) -> Vec<Rule> {
             100_000_000,
         ),
         count(
+            "login_attempts_per_ip_per_minute",
+            l.login.attempts_per_ip_per_minute,
+            1,
+            1_000_000,
+        ),
+        count(
+            "login_failures_before_backoff",
+            l.login.failures_before_backoff,
+            1,
+            1_000,
+        ),
+        // Each verification holds ~19 MiB: 64 at once is over a gigabyte already.
+        count("login_hash_concurrency", l.login.hash_concurrency, 1, 64),
+        time(
+            "login_queue_wait",
+            l.login.queue_wait,
+            Duration::ZERO,
+            secs(30),
+        ),
+        count(
             "client_frames_per_second",
             l.client_frames_per_second,
             1,

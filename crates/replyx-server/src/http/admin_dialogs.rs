@@ -4,8 +4,9 @@
 use super::extract::OperatorAuth;
 use crate::dialog_service;
 use crate::error::{ApiError, AppJson};
+use crate::error::{AppPath, AppQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use replyx_core::handoff::OperatorAction;
@@ -61,7 +62,7 @@ pub struct ListQuery {
 pub async fn list_dialogs(
     State(state): State<AppState>,
     _: OperatorAuth,
-    Query(q): Query<ListQuery>,
+    AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<AppJson<Value>, ApiError> {
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(
@@ -92,7 +93,7 @@ pub async fn list_dialogs(
 pub async fn get_dialog(
     State(state): State<AppState>,
     _: OperatorAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Value>, ApiError> {
     let dialog = state
         .store
@@ -118,8 +119,8 @@ pub struct EventsQuery {
 pub async fn list_events(
     State(state): State<AppState>,
     _: OperatorAuth,
-    Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<EventsQuery>,
 ) -> Result<AppJson<Value>, ApiError> {
     let dialog = state
         .store
@@ -160,7 +161,7 @@ pub struct OperatorMessage {
 pub async fn create_message(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppJson(body): AppJson<OperatorMessage>,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {
     let message = NewMessage {
@@ -197,7 +198,7 @@ pub struct HandoffRequest {
 pub async fn handoff(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppJson(body): AppJson<HandoffRequest>,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {
     let dialog = parse_dialog(&id)?;

@@ -1,9 +1,10 @@
 //! Operators manage assistants and issue site tokens.
 
 use super::extract::OperatorAuth;
+use crate::error::AppPath;
 use crate::error::{ApiError, AppJson};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use replyx_core::{Assistant, AssistantPatch, NewAssistant};
 use replyx_protocol::AssistantId;
@@ -49,7 +50,7 @@ pub async fn create_assistant(
 pub async fn update_assistant(
     State(state): State<AppState>,
     _: OperatorAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppJson(patch): AppJson<AssistantPatch>,
 ) -> Result<AppJson<Assistant>, ApiError> {
     validate(patch.name.as_deref(), patch.allowed_domains.as_deref())?;
@@ -68,7 +69,7 @@ pub async fn update_assistant(
 pub async fn create_site_token(
     State(state): State<AppState>,
     _: OperatorAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Value>, ApiError> {
     let assistant = state
         .store

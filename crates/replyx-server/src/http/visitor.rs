@@ -7,8 +7,9 @@ use super::extract::{origin, ClientIp, GuestAuth};
 use crate::auth::{origin::is_allowed, GuestClaims};
 use crate::dialog_service;
 use crate::error::{ApiError, AppJson};
+use crate::error::{AppPath, AppQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use replyx_core::model::DialogRecord;
 use replyx_core::{Assistant, NewMessage, Stream};
@@ -177,8 +178,8 @@ async fn list_events(
 pub async fn list_widget_events(
     State(state): State<AppState>,
     GuestAuth(claims): GuestAuth,
-    Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<AppJson<Value>, ApiError> {
     list_events(state, claims, id, q, ConnectionKind::Widget, headers).await
@@ -188,8 +189,8 @@ pub async fn list_widget_events(
 pub async fn list_site_events(
     State(state): State<AppState>,
     GuestAuth(claims): GuestAuth,
-    Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    AppPath(id): AppPath<String>,
+    AppQuery(q): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<AppJson<Value>, ApiError> {
     list_events(state, claims, id, q, ConnectionKind::Site, headers).await
@@ -243,7 +244,7 @@ pub async fn create_widget_message(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     GuestAuth(claims): GuestAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<VisitorMessage>,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {
@@ -255,7 +256,7 @@ pub async fn create_site_message(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     GuestAuth(claims): GuestAuth,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<VisitorMessage>,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {

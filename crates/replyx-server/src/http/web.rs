@@ -2,11 +2,13 @@
 //! (`rust-embed`; read from `web/` on disk in debug builds): the widget loader and its
 //! modules, the iframe page, the operator console and the demo page.
 
+use super::security_headers;
 use crate::demo::DEMO_ASSISTANT;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use replyx_protocol::AssistantId;
 use rust_embed::Embed;
 use serde::Deserialize;
 
@@ -48,14 +50,31 @@ pub async fn widget_loader() -> Response {
     asset("widget/widget.js")
 }
 
-/// `GET /widget/frame`: the page inside the widget's iframe.
-pub async fn widget_frame() -> Response {
-    asset("widget/frame.html")
+/// Query of the widget frame.
+#[derive(Deserialize)]
+pub struct FrameQuery {
+    assistant_id: Option<String>,
 }
 
-/// `GET /console`: the operator console.
-pub async fn console_page() -> Response {
-    asset("console/index.html")
+/// `GET /widget/frame`: the page inside the widget's iframe. Only pages on the
+/// assistant's allowed domains may frame it (`frame-ancestors`): the assistant id is
+/// public in every page that embeds it, so without this any site could show it.
+pub async fn widget_frame(State(state): State<AppState>, Query(q): Query<FrameQuery>) -> Response {
+    let assistant = match q.assistant_id.as_deref().map(str::parse::<AssistantId>) {
+        Some(Ok(id)) => state.store.assistant(id).await.ok().flatten(),
+        _ => None,
+    };
+    let domains = assistant.map(|a| a.allowed_domains).unwrap_or_default();
+    let mut response = asset("widget/frame.html");
+    security_headers::set_policy(&mut response, &security_headers::frame_policy(&domains));
+    response
+}
+
+/// `GET /console`: the operator console, with a strict policy and never framed.
+pub async fn console_page(headers: HeaderMap) -> Response {
+    let mut response = asset("console/index.html");
+    security_headers::set_policy(&mut response, &security_headers::console_policy(&headers));
+    response
 }
 
 /// `GET /static/{*path}`: widget, console and shared modules.
@@ -94,7 +113,9 @@ pub async fn demo_page(State(state): State<AppState>, Query(q): Query<DemoQuery>
             .replace("{{MODE_LABEL}}", "nowhere yet")
             .replace("{{NOTE}}", "Start the server with <code>replyx serve --demo</code> to create the demo assistant.")
             .replace("{{EMBED}}", "");
-        return Html(page).into_response();
+        let mut response = Html(page).into_response();
+        security_headers::set_policy(&mut response, DEMO_POLICY);
+        return response;
     };
     let (label, note, embed) = if site {
         let token = state
@@ -115,11 +136,16 @@ pub async fn demo_page(State(state): State<AppState>, Query(q): Query<DemoQuery>
             ),
         )
     };
-    Html(
+    let mut response = Html(
         template
             .replace("{{MODE_LABEL}}", label)
             .replace("{{NOTE}}", note)
             .replace("{{EMBED}}", &embed),
     )
-    .into_response()
+    .into_response();
+    // A stand-in for a customer's page: its own scripts and the widget's, not framed.
+    security_headers::set_policy(&mut response, DEMO_POLICY);
+    response
 }
+
+const DEMO_POLICY: &str = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'";

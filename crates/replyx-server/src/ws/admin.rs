@@ -2,10 +2,11 @@
 
 use super::session::SessionContext;
 use crate::auth::TokenError;
+use crate::error::AppPath;
 use crate::http::extract::{bearer, query_param};
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use replyx_protocol::{CloseCode, ConnectionKind};
@@ -32,7 +33,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {

@@ -4,11 +4,12 @@
 
 use super::session::SessionContext;
 use crate::auth::origin::is_allowed;
+use crate::error::AppPath;
 use crate::http::extract::{origin, query_param};
 use crate::hub::ClientKey;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use replyx_protocol::{CloseCode, ConnectionKind};
@@ -19,7 +20,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {

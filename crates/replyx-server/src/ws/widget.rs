@@ -2,11 +2,12 @@
 //! by `assistant_id` and a widget guest token for this dialog.
 
 use super::session::SessionContext;
+use crate::error::AppPath;
 use crate::http::extract::query_param;
 use crate::hub::ClientKey;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use replyx_protocol::{AssistantId, CloseCode, ConnectionKind};
@@ -17,7 +18,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {

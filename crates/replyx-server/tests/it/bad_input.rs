@@ -166,3 +166,36 @@ async fn a_frame_flood_closes_1008() {
         "at most the per-second budget was answered: {pongs}"
     );
 }
+
+/// Before: a malformed query or path parameter got axum's plain-text 400, not the
+/// API's JSON error shape.
+#[tokio::test]
+async fn bad_query_and_path_parameters_get_the_json_error_shape() {
+    let (_server, fx) = seeded().await;
+    let v = fx.open_widget(None).await;
+    let token = fx.operator_token.clone();
+    for (path, auth) in [
+        (
+            format!("/api/dialogs/{}/events?since=abc", v.dialog_id),
+            &token,
+        ),
+        (
+            format!("/api/dialogs/{}/events?limit=-1", v.dialog_id),
+            &token,
+        ),
+        ("/api/dialogs?limit=many".to_owned(), &token),
+        ("/api/dialogs?before=yesterday".to_owned(), &token),
+        (
+            format!("/api/widget/dialogs/{}/events?since=1e9", v.dialog_id),
+            &v.guest_token,
+        ),
+        ("/api/dialogs/%FF%FE".to_owned(), &token),
+    ] {
+        let (status, body) = fx.api.get(&path, Some(auth)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{path}: {body}");
+        assert!(body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+    }
+}
