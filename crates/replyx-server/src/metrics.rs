@@ -36,6 +36,9 @@ struct Inner {
     bus_lag: Histogram,
     bus_resyncs: IntCounter,
     bus_traffic: IntCounterVec,
+    /// `bus_traffic`'s nine series resolved once, by [`traffic_index`]: counted on
+    /// every broker message, where a label lookup per message would hash and lock.
+    bus_traffic_series: Vec<IntCounter>,
     logins: IntCounterVec,
     password_checks: IntCounter,
     canary_round_trip: Histogram,
@@ -43,6 +46,20 @@ struct Inner {
     canary_last_success: Gauge,
     canary_age: Gauge,
     build_info: IntGaugeVec,
+}
+
+const TRAFFIC_WAYS: [BrokerTraffic; 3] = [
+    BrokerTraffic::Sent,
+    BrokerTraffic::Received,
+    BrokerTraffic::Echo,
+];
+const TRAFFIC_BODIES: [&str; 3] = ["event", "signal", "rows"];
+
+/// Where a (direction, body) series sits in `bus_traffic_series`.
+fn traffic_index(way: BrokerTraffic, body: &str) -> Option<usize> {
+    let w = TRAFFIC_WAYS.iter().position(|w| *w == way)?;
+    let b = TRAFFIC_BODIES.iter().position(|b| *b == body)?;
+    Some(w * TRAFFIC_BODIES.len() + b)
 }
 
 /// Every `outcome` of `replyx_login_attempts_total`.
@@ -68,7 +85,7 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let kind = &["type"];
-        let inner = Inner {
+        let mut inner = Inner {
             connections: must(IntGaugeVec::new(
                 Opts::new(
                     "websocket_connections_total",
@@ -193,6 +210,7 @@ impl Metrics {
                 ),
                 &["direction", "body"],
             )),
+            bus_traffic_series: Vec::new(),
             logins: must(IntCounterVec::new(
                 Opts::new(
                     "replyx_login_attempts_total",
@@ -267,13 +285,10 @@ impl Metrics {
         )));
         // Every series from the start (0 on a node without a broker), so a dashboard
         // never reads an absent series as "no traffic".
-        for way in [
-            BrokerTraffic::Sent,
-            BrokerTraffic::Received,
-            BrokerTraffic::Echo,
-        ] {
-            for body in ["event", "signal", "rows"] {
-                inner.bus_traffic.with_label_values(&[way.as_str(), body]);
+        for way in TRAFFIC_WAYS {
+            for body in TRAFFIC_BODIES {
+                let series = inner.bus_traffic.with_label_values(&[way.as_str(), body]);
+                inner.bus_traffic_series.push(series);
             }
         }
         for outcome in LOGIN_OUTCOMES {
@@ -364,10 +379,14 @@ impl Metrics {
     }
 
     pub(crate) fn bus_traffic(&self, way: BrokerTraffic, body: &'static str) {
-        self.inner
-            .bus_traffic
-            .with_label_values(&[way.as_str(), body])
-            .inc();
+        match traffic_index(way, body) {
+            Some(i) => self.inner.bus_traffic_series[i].inc(),
+            None => self
+                .inner
+                .bus_traffic
+                .with_label_values(&[way.as_str(), body])
+                .inc(),
+        }
     }
 
     pub(crate) fn audience_violation(&self, kind: ConnectionKind) {
@@ -451,5 +470,30 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BrokerTraffic, Metrics};
+
+    #[test]
+    fn broker_traffic_lands_in_its_own_series_only() {
+        let m = Metrics::new();
+        m.bus_traffic(BrokerTraffic::Received, "event");
+        m.bus_traffic(BrokerTraffic::Received, "event");
+        m.bus_traffic(BrokerTraffic::Echo, "rows");
+        let text = m.render();
+        let value = |labels: &str| {
+            let line = format!("replyx_bus_messages_total{{{labels}}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line))
+                .unwrap_or_else(|| panic!("no series {labels}"))
+                .to_owned()
+        };
+        assert_eq!(value(r#"body="event",direction="received""#), "2");
+        assert_eq!(value(r#"body="rows",direction="echo""#), "1");
+        assert_eq!(value(r#"body="event",direction="sent""#), "0");
+        assert_eq!(value(r#"body="signal",direction="received""#), "0");
     }
 }
