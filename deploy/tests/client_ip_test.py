@@ -110,10 +110,18 @@ def main():
         check(f"a socket client forging X-Forwarded-For still gets only {CONNECTS} connects, then 4008",
               codes[:CONNECTS] == [None] * CONNECTS and set(codes[CONNECTS:]) == {4008}, str(codes))
     finally:
-        nginx_fixture.stop(nginx)
+        nginx_fixture.stop(nginx)  # waits for nginx to exit: every line is then written
+        log = tmp / "nginx/logs/access.log"
+        logged = log.read_text() if log.exists() else ""
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
+    # nginx writes a line per request as it ends; it has stopped, so every line is in.
+    check("the access log has a line for each socket", logged.count("/ws/widget/dialogs/") >= CONNECTS + 2,
+          f"{logged.count('/ws/widget/dialogs/')} socket lines")
+    check("the access log holds no credential or query string",
+          load["guest_token"] not in logged and "guest_token" not in logged and "?" not in logged,
+          next((line for line in logged.splitlines() if "?" in line), ""))
 
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")

@@ -3,6 +3,9 @@ its paths into a scratch directory and its listener onto a loopback port. Everyt
 that decides how requests reach the server — headers, X-Forwarded-For, timeouts — is
 the file production uses."""
 
+import os
+import select
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -30,7 +33,7 @@ def configure(nginx_dir, public_port, site="replyx.conf", upstream_include="/etc
     main_conf = (DEPLOY / "nginx/nginx.conf").read_text()
     main_conf = (main_conf.replace("/run/nginx.pid", str(nginx_dir / "nginx.pid"))
                  .replace("/var/log/nginx/error.log", str(nginx_dir / "logs/error.log"))
-                 .replace("/var/log/nginx/access.log", "off")
+                 .replace("/var/log/nginx/access.log", str(nginx_dir / "logs/access.log"))
                  .replace("worker_processes auto;", "worker_processes 2;")
                  .replace("worker_connections 16384;", "worker_connections 4096;")
                  .replace("/etc/nginx/replyx/replyx.conf", str(nginx_dir / "replyx.conf")))
@@ -44,5 +47,20 @@ def start(nginx, upstream, backend_port):
     subprocess.run(nginx, check=True)
 
 
-def stop(nginx):
-    subprocess.run(nginx + ["-s", "quit"], capture_output=True)
+def stop(nginx, timeout=15.0):
+    """Asks nginx to quit gracefully and waits until its master process has gone, so
+    that every access-log line (written as each request ends) is on disk when this
+    returns. After `timeout` seconds it is terminated instead (a fast shutdown)."""
+    pid_file = Path(nginx[nginx.index("-c") + 1]).parent / "nginx.pid"
+    try:
+        pidfd = os.pidfd_open(int(pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        return  # never started, or already gone
+    try:
+        # nginx daemonizes, so it is not our child: a pidfd is how to await its exit.
+        subprocess.run(nginx + ["-s", "quit"], capture_output=True)
+        if not select.select([pidfd], [], [], timeout)[0]:
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)

@@ -127,7 +127,7 @@ test("the console's inbox shows a new visitor's dialog live", async () => {
     await withArtifacts("inbox-live", [operator, visitor], async () => {
       const console = await operator.newPage();
       await openConsole(console, server.base);
-      assert.equal(await console.locator("#dialogs li").count(), 0);
+      assert.equal(await console.locator("#dialogs li[data-dialog-id]").count(), 0);
       const { dialogId } = await openWidget(await visitor.newPage(), `${server.base}/demo`);
       const row = console.locator(`#dialogs li[data-dialog-id="${dialogId}"]`);
       await row.waitFor();
@@ -140,7 +140,7 @@ test("the console's inbox shows a new visitor's dialog live", async () => {
   }
 });
 
-test("handoff: the console takes over, the bot stops, release brings it back, notices once", async () => {
+test("handoff: nobody online, then the console's operator gets the dialog, the bot stops, hand-back brings it back", async () => {
   const server = await startServer();
   const visitor = await browser.newContext();
   const operator = await browser.newContext();
@@ -154,25 +154,34 @@ test("handoff: the console takes over, the bot stops, release brings it back, no
       };
       await say("I want a human please");
       await chat.getByText("Connecting you to an operator").waitFor();
+      // Nobody is online: the visitor is told, and the assistant keeps answering.
+      await chat.getByText("No operator is online right now", { exact: false }).first().waitFor();
+      await chat.locator("[data-testid=queue]", { hasText: "No operator is online" }).waitFor();
+      await say("price?");
+      await chat.getByText("Plans start at $29").waitFor();
 
+      // The operator opens the console: the demo assistant auto-assigns, so the
+      // waiting dialog is theirs at once.
       const console = await operator.newPage();
       await openConsole(console, server.base);
-      const row = console.locator(`#dialogs li[data-dialog-id="${dialogId}"][data-status=waiting_operator]`);
-      await row.click();
-      await console.locator("[data-testid=dialog-state][data-state=live]").waitFor();
-      await console.click("[data-action=take]");
       await chat.getByText("Demo Operator joined the conversation.").waitFor();
-      await say("price?");
-      await console.locator(".events li[data-sender=visitor]", { hasText: "price?" }).waitFor();
+      await chat.locator("[data-testid=queue]").waitFor({ state: "hidden" });
+      await console.locator("[data-tab=mine]").click();
+      await console.locator(`#dialogs li[data-dialog-id="${dialogId}"]`).click();
+      await console.locator("[data-testid=dialog-state][data-state=live]").waitFor();
+      await say("price again?");
+      await console.locator(".events li[data-sender=visitor]", { hasText: "price again?" }).waitFor();
       await console.fill(".reply textarea", "I can help with that");
-      await console.click(".reply button");
+      await console.press(".reply textarea", "Enter");
       await chat.getByText("I can help with that").waitFor();
-      assert.equal(await chat.getByText("Plans start at $29").count(), 0, "the bot stayed silent");
+      assert.equal(await chat.getByText("Plans start at $29").count(), 1, "the bot stayed silent with an operator");
+      // The visitor has the reply on screen: the console shows it read.
+      await console.locator(".events li[data-sender=operator][data-delivery=read]", { hasText: "I can help with that" }).waitFor();
 
-      await console.click("[data-action=release]");
+      await console.click("[data-action=hand_back]");
       await chat.getByText("The assistant is back in the conversation.").waitFor();
       await say("price now?");
-      await chat.getByText("Plans start at $29").waitFor();
+      await chat.getByText("Plans start at $29").nth(1).waitFor();
 
       for (const notice of ["Connecting you to an operator", "joined the conversation", "The assistant is back"]) {
         assert.equal(await chat.locator(".rx-msg[data-sender=system]", { hasText: notice }).count(), 1, notice);
@@ -242,46 +251,90 @@ test("the widget follows the page language", async () => {
   }
 });
 
-test("double Enter sends once; a failed send is retried with the same client_msg_id", async () => {
+test("sends go on the live socket once; a refused or unanswered one is retried with the same client_msg_id", async () => {
   const server = await startServer();
   const visitor = await browser.newContext();
   try {
     await withArtifacts("sending", [visitor], async () => {
+      // Between the widget and the server: records every `message.send` and, when told,
+      // refuses the next one (as a store outage would) or swallows it (a dying link).
+      /** @type {any[]} */
+      const socketSends = [];
+      /** @type {"pass" | "refuse" | "swallow"} */
+      let nextSend = "pass";
+      await visitor.routeWebSocket(/\/ws\/widget\//, (ws) => {
+        const upstream = ws.connectToServer();
+        ws.onMessage((message) => {
+          const frame = JSON.parse(String(message));
+          if (frame.type === "message.send") {
+            socketSends.push(frame);
+            const mode = nextSend;
+            nextSend = "pass";
+            if (mode === "refuse") {
+              ws.send(JSON.stringify({ type: "error", code: "unavailable", message: "try again", client_msg_id: frame.client_msg_id, retry_after: 1 }));
+              return;
+            }
+            if (mode === "swallow") return;
+          }
+          upstream.send(message);
+        });
+      });
       const page = await visitor.newPage();
-      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
-      const input = chat.locator(".rx-input");
-      await input.fill("just once");
-      await input.press("Enter");
-      await input.press("Enter");
-      await chat.locator(".rx-send").dblclick();
-      await chat.locator(".rx-msg[data-sender=visitor][data-state=sent]").waitFor();
-
       /** @type {string[]} */
-      const attempts = [];
-      let failNext = true;
+      const posts = [];
+      let failNextPost = false;
       await page.route("**/messages", async (route) => {
-        attempts.push(JSON.parse(route.request().postData() || "{}").client_msg_id);
-        if (failNext) {
-          failNext = false;
+        posts.push(JSON.parse(route.request().postData() || "{}").client_msg_id);
+        if (failNextPost) {
+          failNextPost = false;
           await route.abort("connectionreset");
         } else {
           await route.continue();
         }
       });
+      const { chat, dialogId } = await openWidget(page, `${server.base}/demo`);
+      const input = chat.locator(".rx-input");
+      const sent = (text) => chat.locator(".rx-msg[data-state=sent]", { hasText: text }).waitFor();
+      const failed = (text) => chat.locator(".rx-msg[data-state=failed]", { hasText: text });
+      const keysOf = (text) => socketSends.filter((f) => f.text === text).map((f) => f.client_msg_id);
+
+      await input.fill("just once");
+      await input.press("Enter");
+      await input.press("Enter");
+      await chat.locator(".rx-send").dblclick();
+      await sent("just once");
+      assert.equal(keysOf("just once").length, 1, "one send on the socket");
+      assert.deepEqual(posts, [], "nothing went over HTTP while the socket was live");
+
+      nextSend = "refuse";
       await input.fill("retry me");
       await input.press("Enter");
-      const failed = chat.locator(".rx-msg[data-state=failed]", { hasText: "retry me" });
-      await failed.waitFor();
-      await failed.click();
-      await chat.locator(".rx-msg[data-state=sent]", { hasText: "retry me" }).waitFor();
-      assert.equal(attempts.length, 2);
-      assert.equal(attempts[0], attempts[1], "the retry reuses the client_msg_id");
+      await failed("retry me").waitFor();
+      await failed("retry me").click();
+      await sent("retry me");
+      const retried = keysOf("retry me");
+      assert.equal(retried.length, 2);
+      assert.equal(retried[0], retried[1], "the retry reuses the client_msg_id");
+
+      // No answer on the socket: the POST takes over with the same key; when that
+      // fails too, the visitor's retry goes on the socket again, still the same key.
+      nextSend = "swallow";
+      failNextPost = true;
+      await input.fill("no answer");
+      await input.press("Enter");
+      await failed("no answer").waitFor();
+      await failed("no answer").click();
+      await sent("no answer");
+      const unanswered = keysOf("no answer");
+      assert.equal(unanswered.length, 2);
+      assert.deepEqual(posts, [unanswered[0]], "one POST, with the socket send's key");
+      assert.equal(unanswered[0], unanswered[1]);
 
       const token = await operatorToken(server.base);
       const events = await (await fetch(`${server.base}/api/dialogs/${dialogId}/events`, { headers: { authorization: `Bearer ${token}` } })).json();
       const visitorTexts = events.events.filter((e) => e.message && e.message.sender === "visitor").map((e) => e.message.text);
-      assert.deepEqual(visitorTexts, ["just once", "retry me"]);
-      assert.equal(await chat.locator(".rx-msg[data-sender=visitor]").count(), 2);
+      assert.deepEqual(visitorTexts, ["just once", "retry me", "no answer"], "each stored once");
+      assert.equal(await chat.locator(".rx-msg[data-sender=visitor]").count(), 3);
     });
   } finally {
     await visitor.close();

@@ -16,7 +16,8 @@ import { decide } from "./close_policy.js";
 
 /**
  * @typedef {object} ConnectionOptions
- * @property {() => string} url the socket URL, with the current since
+ * @property {() => string | Promise<string>} url the socket URL, with the current since
+ *   (a promise when it needs a request first, such as an operator's single-use ticket)
  * @property {(frame: any) => void} onFrame every JSON frame
  * @property {(state: string, reason?: string) => void} onState state changes
  * @property {() => Promise<void>} [refreshToken] called before reconnecting after 4001
@@ -79,10 +80,22 @@ export class Connection {
     this.options.onState(state, reason);
   }
 
-  open() {
+  async open() {
     this.clearTimers();
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    const socket = new WebSocket(withClientId(this.options.url(), this.clientId));
+    let url;
+    try {
+      url = await this.options.url();
+    } catch (e) {
+      if (this.stopped) return;
+      // No URL: a 401 means the credentials are gone (as a 4001 close would say);
+      // anything else is a lost link, retried with backoff.
+      const status = /** @type {any} */ (e).status;
+      this.afterClose(status === 401 ? 4001 : 1006);
+      return;
+    }
+    if (this.stopped || this.socket) return;
+    const socket = new WebSocket(withClientId(url, this.clientId));
     this.socket = socket;
     socket.onmessage = (message) => {
       let frame;

@@ -4,12 +4,15 @@
  * Lifecycle: load or create the dialog over HTTP, hand the history to the UI, and only
  * then open the socket with `since` = the last seq loaded. Events are merged by seq and
  * never shown twice; gaps (from `prev_seq` or a pong's `last_seq`) are fetched over HTTP.
- * Sending is optimistic with a `client_msg_id`, retried with the same id.
+ * Sending is optimistic with a `client_msg_id`: a `message.send` frame on the socket
+ * while it is live, otherwise (or when the socket gives no answer) a POST with the same
+ * id, so the message is stored once whichever way reached the server.
  */
 
 import { Connection } from "../shared/connection.js";
 import { SeqLog } from "../shared/seq_log.js";
 import { Sends } from "../shared/sends.js";
+import { SocketSends } from "../shared/socket_sends.js";
 import { request } from "../shared/http.js";
 
 /**
@@ -18,7 +21,11 @@ import { request } from "../shared/http.js";
  * @property {"widget" | "site"} mode
  * @property {string} [assistantId] widget mode
  * @property {string} [siteToken] site mode
- * @property {Storage} [storage] where the guest id is kept (localStorage)
+ * @property {string} [identityToken] a signed-in user's identity token, signed by the
+ *   site's backend; the server then finds the user's dialogs on any device
+ * @property {{page_url?: string, page_title?: string, language?: string}} [context] the
+ *   page the visitor chats from, shown to operators
+ * @property {Storage} [storage] where an anonymous visitor's guest id is kept (localStorage)
  */
 
 export class ChatClient extends EventTarget {
@@ -29,6 +36,8 @@ export class ChatClient extends EventTarget {
     this.log = new SeqLog();
     /** Optimistic messages not yet seen stored. */
     this.sends = new Sends();
+    /** Socket sends waiting for their `message.ack`. */
+    this.socketSends = new SocketSends();
     /** @type {any} */
     this.dialog = null;
     this.guestToken = "";
@@ -55,10 +64,15 @@ export class ChatClient extends EventTarget {
 
   /** Loads the dialog, then connects. */
   async start() {
-    const storage = this.options.storage;
+    const identityToken = this.options.identityToken || "";
+    // A signed-in user's guest id comes from the server on every device; the browser's
+    // anonymous one is kept aside for when nobody is signed in.
+    const storage = identityToken ? undefined : this.options.storage;
     const guestId = storage ? storage.getItem(this.storageKey) : null;
     /** @type {Record<string, string | null>} */
     const body = { guest_id: guestId };
+    if (identityToken) body.identity_token = identityToken;
+    if (this.options.context) /** @type {any} */ (body).context = this.options.context;
     if (this.options.mode === "site") body.site_token = this.options.siteToken || "";
     else body.assistant_id = this.options.assistantId || "";
     let loaded;
@@ -74,6 +88,8 @@ export class ChatClient extends EventTarget {
     this.assistant = loaded.assistant;
     const { added } = this.log.acceptAll(loaded.events);
     this.emit("history", { events: added, dialog: this.dialog, assistant: this.assistant });
+    this.emit("status", { status: this.dialog.status });
+    if (loaded.queue) this.emit("queue", loaded.queue);
     this.connect();
   }
 
@@ -94,16 +110,23 @@ export class ChatClient extends EventTarget {
 
   /** @param {string} state @param {string} [reason] */
   setState(state, reason) {
+    // A socket that is no longer live answers none of the sends written on it.
+    if (state !== "live") this.socketSends.abandonAll();
     this.state = state;
     this.emit("state", { state, reason });
   }
 
   /** @param {any} frame */
   onFrame(frame) {
+    if (this.socketSends.onFrame(frame)) return;
     switch (frame.type) {
       case "message.created":
       case "dialog.status":
+      case "dialog.rated":
         this.acceptLive(frame);
+        break;
+      case "queue.position":
+        this.emit("queue", frame);
         break;
       case "pong":
       case "connection.established":
@@ -127,8 +150,22 @@ export class ChatClient extends EventTarget {
     if (result === "gap") this.fillGap();
   }
 
+  /**
+   * Keeps the dialog's status current from its `dialog.status` events.
+   * @param {any[]} events
+   */
+  track(events) {
+    for (const e of events) {
+      if (e.type !== "dialog.status") continue;
+      this.dialog.status = e.status;
+      this.emit("status", { status: e.status });
+      if (e.status !== "waiting_operator") this.emit("queue", null);
+    }
+  }
+
   /** @param {any[]} events */
   announce(events) {
+    this.track(events);
     for (const event of events) {
       const key = event.message && event.message.client_msg_id;
       if (this.sends.settle(key)) {
@@ -168,6 +205,20 @@ export class ChatClient extends EventTarget {
     const entry = this.sends.begin(id, text);
     if (!entry) return;
     this.emit("pending", { ...entry });
+    if (this.connection && this.connection.state === "live") {
+      const connection = this.connection;
+      const outcome = await this.socketSends.send((frame) => connection.send(frame), text, id);
+      if (outcome && "ack" in outcome) {
+        this.acked(id, outcome.ack.seq);
+        return;
+      }
+      if (outcome && "error" in outcome) {
+        const failed = this.sends.fail(id);
+        if (failed) this.emit("pending", { ...failed, error: outcome.error.code });
+        return;
+      }
+      // Unanswered: the POST below, with the same id.
+    }
     try {
       const event = await request(`${this.base()}/${this.dialog.id}/messages`, {
         token: this.guestToken,
@@ -186,6 +237,58 @@ export class ChatClient extends EventTarget {
       const failed = this.sends.fail(id);
       if (failed) this.emit("pending", { ...failed, error: /** @type {any} */ (e).code });
     }
+  }
+
+  /**
+   * A socket send is stored as `seq`. Its `message.created` follows the ack on the same
+   * socket (or in the replay after a reconnect) and settles the send then; a repeated
+   * send's event is already in the log, so it settles now.
+   * @param {string} clientMsgId
+   * @param {number} seq
+   */
+  acked(clientMsgId, seq) {
+    if (seq > this.log.lastSeq) return;
+    const event = this.log.events.find((e) => e.seq === seq) || null;
+    if (this.sends.settle(clientMsgId)) this.emit("confirmed", { clientMsgId, event });
+  }
+
+  /**
+   * The visitor's dialogs with this assistant, newest first (the current one too): for
+   * a signed-in user, those of every device.
+   * @returns {Promise<any[]>}
+   */
+  async dialogs() {
+    const page = await request(`${this.base()}?limit=20`, { token: this.guestToken });
+    return page.dialogs;
+  }
+
+  /**
+   * The visitor stream of one of the visitor's dialogs, oldest first (read only).
+   * @param {string} dialogId
+   * @returns {Promise<any[]>}
+   */
+  async transcript(dialogId) {
+    const page = await request(`${this.base()}/${dialogId}/events?since=0&limit=500`, { token: this.guestToken });
+    return page.events;
+  }
+
+  /** Whether the visitor already rated this dialog (a `dialog.rated` in the log). */
+  rated() {
+    return this.log.events.some((e) => e.type === "dialog.rated");
+  }
+
+  /**
+   * Rates the closed dialog; the stored `dialog.rated` comes back as the receipt.
+   * @param {number} score 1 to 5
+   * @param {string} comment
+   */
+  async rate(score, comment) {
+    const event = await request(`${this.base()}/${this.dialog.id}/rating`, {
+      token: this.guestToken,
+      body: { score, comment: comment || null },
+    });
+    this.acceptLive(event);
+    return event;
   }
 
   /** @param {"start" | "stop"} state */

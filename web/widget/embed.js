@@ -10,7 +10,7 @@ import { LAUNCHER_CSS, PANEL_CSS } from "./ui/styles.js";
 import { strings } from "./i18n.js";
 
 /**
- * @param {{server: string, assistantId: string, siteToken: string, lang: string}} options
+ * @param {{server: string, assistantId: string, siteToken: string, identityToken?: string, lang: string}} options
  */
 export async function embed(options) {
   const t = strings(options.lang);
@@ -51,7 +51,14 @@ export async function embed(options) {
     style.textContent = PANEL_CSS;
     root.append(style, win);
     const [{ ChatClient }, { mountPanel }] = await Promise.all([import("./chat.js"), import("./ui/panel.js")]);
-    const client = new ChatClient({ server: options.server, mode: "site", siteToken: options.siteToken, storage: localStorage });
+    const client = new ChatClient({
+      server: options.server,
+      mode: "site",
+      siteToken: options.siteToken,
+      identityToken: options.identityToken,
+      context: pageContext(options.lang),
+      storage: localStorage,
+    });
     const panel = mountPanel(win, client, t, { onUnread: setUnread });
     setVisible = (v) => panel.setVisible(v);
     setVisible(open);
@@ -64,7 +71,12 @@ export async function embed(options) {
     frame.title = t.title;
     frame.dataset.testid = "replyx-frame";
     const q = new URLSearchParams({ assistant_id: options.assistantId, lang: options.lang });
-    frame.src = `${options.server}/widget/frame?${q}`;
+    // The identity token and the page ride in the fragment: never sent to a server,
+    // so never in an access log; the frame reads and clears it.
+    const page = pageContext(options.lang);
+    const fragment = new URLSearchParams({ page: page.page_url, title: page.page_title });
+    if (options.identityToken) fragment.set("identity", options.identityToken);
+    frame.src = `${options.server}/widget/frame?${q}#${fragment}`;
     root.append(frame);
     window.addEventListener("message", (e) => {
       if (e.source === frame.contentWindow && e.data && e.data.type === "replyx:unread") setUnread(e.data.count);
@@ -76,4 +88,17 @@ export async function embed(options) {
       post(open);
     });
   }
+}
+
+/**
+ * The page the visitor chats from, for operators: its address without query or
+ * fragment (they may carry the visitor's own tokens), its title and the language.
+ * @param {string} lang
+ */
+function pageContext(lang) {
+  return {
+    page_url: (location.origin + location.pathname).slice(0, 2048),
+    page_title: document.title.slice(0, 300),
+    language: (lang || navigator.language || "").slice(0, 35),
+  };
 }

@@ -288,7 +288,11 @@ impl Bus for ClusterBus {
     }
 
     async fn health(&self) -> Result<(), String> {
-        self.transport.health()
+        self.transport.health()?;
+        if self.core.resync_pending() {
+            return Err("the broker link is back; local sessions are resyncing".into());
+        }
+        Ok(())
     }
 
     fn name(&self) -> &'static str {

@@ -14,6 +14,10 @@ pub enum Delivery {
     },
     /// A stored `dialog.status`.
     Status,
+    /// A stored `dialog.rated`.
+    Rated,
+    /// A dialog's standing in the routing queue (`queue.position`, not stored).
+    Queue,
     /// A typing indicator by this actor.
     Typing(TypingActor),
     /// A read mark.
@@ -25,7 +29,7 @@ pub fn may_receive(delivery: Delivery, kind: ConnectionKind) -> bool {
     match (delivery, kind) {
         (_, ConnectionKind::Admin) => true,
         (Delivery::Message { internal }, _) => !internal,
-        (Delivery::Status, _) | (Delivery::Read, _) => true,
+        (Delivery::Status | Delivery::Rated | Delivery::Queue | Delivery::Read, _) => true,
         (Delivery::Typing(actor), _) => actor != TypingActor::Visitor,
     }
 }
@@ -38,10 +42,12 @@ mod tests {
     /// Every (delivery, kind) pair, written out as PROTOCOL.md's table.
     #[test]
     fn audience_table_matches_protocol_for_every_pair() {
-        let table: [(Delivery, [bool; 3]); 8] = [
+        let table: [(Delivery, [bool; 3]); 10] = [
             (Delivery::Message { internal: false }, [true, true, true]),
             (Delivery::Message { internal: true }, [true, false, false]),
             (Delivery::Status, [true, true, true]),
+            (Delivery::Rated, [true, true, true]),
+            (Delivery::Queue, [true, true, true]),
             (Delivery::Typing(TypingActor::Operator), [true, true, true]),
             (Delivery::Typing(TypingActor::Assistant), [true, true, true]),
             (Delivery::Typing(TypingActor::Visitor), [true, false, false]),

@@ -4,7 +4,10 @@
 
 use crate::model::StoredEvent;
 use async_trait::async_trait;
-use replyx_protocol::{DialogId, DialogSummary, Reader, Seq, TypingActor, TypingState};
+use replyx_protocol::{
+    DialogId, DialogSummary, OperatorRef, PresenceState, QueueStanding, Reader, Seq, TypingActor,
+    TypingState,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -23,15 +26,34 @@ pub enum SignalBody {
     Read {
         /// Which side.
         reader: Reader,
-        /// The new mark.
+        /// The new mark, in the admin stream's numbering.
         up_to: Seq,
+        /// The same mark in the visitor stream's numbering (the newest visitor seq at
+        /// or below `up_to`), worked out where the mark was stored so that every node
+        /// can show visitors a position they have seen. `None` from a node that did
+        /// not send it: visitors then get no read frame, never the unmapped mark.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        visitor_up_to: Option<Seq>,
     },
     /// The dialog's inbox row changed (for `/ws/admin/inbox`).
     Inbox {
         /// `true` for a new dialog.
         created: bool,
-        /// The row.
-        summary: DialogSummary,
+        /// The row (boxed: it is far larger than the other signals).
+        summary: Box<DialogSummary>,
+    },
+    /// An operator's presence changed (for `/ws/admin/inbox`). Not about one dialog:
+    /// its signal carries the nil dialog id.
+    Presence {
+        /// The operator.
+        operator: OperatorRef,
+        /// Now.
+        status: PresenceState,
+    },
+    /// Where the dialog stands in its assistant's routing queue.
+    Queue {
+        /// Its standing.
+        standing: QueueStanding,
     },
 }
 
@@ -61,7 +83,7 @@ impl Topic {
         match message {
             BusMessage::Event(e) => Topic::Dialog(e.dialog_id),
             BusMessage::Signal(s) => match s.body {
-                SignalBody::Inbox { .. } => Topic::Inbox,
+                SignalBody::Inbox { .. } | SignalBody::Presence { .. } => Topic::Inbox,
                 _ => Topic::Dialog(s.dialog_id),
             },
         }

@@ -34,12 +34,13 @@ pub struct Cursor {
 
 impl Cursor {
     /// A cursor for a new connection. With `since` the client resumes there (clamped
-    /// to the log's newest seq, or a `since` from the future would hide new events)
+    /// to the stream's newest seq, or a `since` from the future would hide new events)
     /// and is owed a replay; without it the client loaded its history over HTTP and
-    /// starts at the stream's newest seq.
-    pub fn resume(stream: Stream, since: Option<Seq>, stream_newest: Seq, log_newest: Seq) -> Self {
+    /// starts at the stream's newest seq. The clamp is the stream's, not the log's: a
+    /// visitor's `replay.complete` would otherwise show the seq of an internal note.
+    pub fn resume(stream: Stream, since: Option<Seq>, stream_newest: Seq) -> Self {
         let last = match since {
-            Some(since) => since.min(log_newest),
+            Some(since) => since.min(stream_newest),
             None => stream_newest,
         };
         Self { stream, last }
@@ -102,17 +103,18 @@ mod tests {
 
     #[test]
     fn a_resume_starts_at_since_clamped_and_a_fresh_socket_at_the_stream_end() {
-        let c = Cursor::resume(Stream::Visitor, Some(Seq(3)), Seq(5), Seq(6));
+        let c = Cursor::resume(Stream::Visitor, Some(Seq(3)), Seq(5));
         assert_eq!(c.last(), Seq(3));
-        let future = Cursor::resume(Stream::Visitor, Some(Seq(99)), Seq(5), Seq(6));
-        assert_eq!(future.last(), Seq(6));
-        let fresh = Cursor::resume(Stream::Visitor, None, Seq(5), Seq(6));
+        // Seq 6 is a note: a visitor's stream ends at 5.
+        let future = Cursor::resume(Stream::Visitor, Some(Seq(99)), Seq(5));
+        assert_eq!(future.last(), Seq(5));
+        let fresh = Cursor::resume(Stream::Visitor, None, Seq(5));
         assert_eq!(fresh.last(), Seq(5));
     }
 
     #[test]
     fn live_events_are_sent_in_order_and_once() {
-        let mut c = Cursor::resume(Stream::Admin, None, Seq(2), Seq(2));
+        let mut c = Cursor::resume(Stream::Admin, None, Seq(2));
         assert_eq!(c.next(&event(2, 1, false)), Next::Duplicate);
         assert_eq!(c.next(&event(1, 0, false)), Next::Duplicate);
         let third = event(3, 2, false);
@@ -130,7 +132,7 @@ mod tests {
     #[test]
     fn visitor_streams_link_over_notes_and_never_send_one() {
         // 1 message, 2 note, 3 message (visitor prev 1).
-        let mut visitor = Cursor::resume(Stream::Visitor, None, Seq(1), Seq(1));
+        let mut visitor = Cursor::resume(Stream::Visitor, None, Seq(1));
         assert_eq!(visitor.next(&event(2, 1, true)), Next::NotInStream);
         let after_note = event(3, 1, false);
         assert_eq!(
@@ -144,7 +146,7 @@ mod tests {
         // A note offered to a visitor is a violation even when it also reveals a gap.
         assert_eq!(visitor.next(&event(9, 7, true)), Next::NotInStream);
 
-        let admin = Cursor::resume(Stream::Admin, None, Seq(1), Seq(1));
+        let admin = Cursor::resume(Stream::Admin, None, Seq(1));
         assert_eq!(
             admin.next(&after_note),
             Next::Gap,
@@ -155,7 +157,7 @@ mod tests {
 
     #[test]
     fn advancing_never_moves_back() {
-        let mut c = Cursor::resume(Stream::Admin, Some(Seq(4)), Seq(4), Seq(4));
+        let mut c = Cursor::resume(Stream::Admin, Some(Seq(4)), Seq(4));
         c.advance(&event(2, 1, false));
         assert_eq!(c.last(), Seq(4));
     }

@@ -1,5 +1,7 @@
 //! Domain records: operators, assistants, and stored events with both stream positions.
 
+use crate::handoff::ReleaseTo;
+use crate::identity::IdentityMode;
 use chrono::{DateTime, Utc};
 use replyx_protocol::{
     AssistantId, ConnectionKind, DialogId, Event, EventPayload, OperatorId, OperatorRef, Sender,
@@ -82,7 +84,8 @@ pub struct NewMessage {
     pub sender: Sender,
     /// The text, already validated.
     pub text: String,
-    /// Idempotency key: the same key in the same dialog returns the first event.
+    /// Idempotency key: the same key from the same sender (the visitor, one operator,
+    /// the assistant) in the same dialog returns that sender's first event.
     pub client_msg_id: Option<String>,
     /// The operator, for operator messages and notes.
     pub operator: Option<OperatorRef>,
@@ -118,9 +121,12 @@ pub struct NewOperator {
     pub name: String,
     /// Argon2 PHC string.
     pub password_hash: String,
+    /// What the operator may do.
+    pub role: crate::accounts::Role,
 }
 
 /// An operator as the API shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
     /// The id.
@@ -129,6 +135,14 @@ pub struct Operator {
     pub email: String,
     /// Display name.
     pub name: String,
+    /// What the operator may do.
+    pub role: crate::accounts::Role,
+    /// Whether the account can be used.
+    pub status: crate::accounts::AccountStatus,
+    /// How many dialogs this operator may hold at once, when it differs from the
+    /// server's `REPLYX_MAX_DIALOGS_PER_OPERATOR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dialogs: Option<u32>,
 }
 
 impl Operator {
@@ -151,7 +165,9 @@ pub struct OperatorRecord {
 }
 
 /// One keyword rule of the built-in responder.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplyRule {
     /// Any of these (case-insensitive substrings) triggers the reply.
     pub keywords: Vec<String>,
@@ -160,6 +176,7 @@ pub struct ReplyRule {
 }
 
 /// A configured chat bot.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assistant {
     /// The id.
@@ -174,12 +191,25 @@ pub struct Assistant {
     pub rules: Vec<ReplyRule>,
     /// Reply when no rule matches; silence when `None`.
     pub fallback_reply: Option<String>,
+    /// Whether anonymous visitors may chat, or only those whose identity the site's
+    /// backend signed.
+    #[serde(default)]
+    pub identity_mode: IdentityMode,
+    /// Whether the server gives queued dialogs to online operators itself.
+    #[serde(default)]
+    pub auto_assign: bool,
+    /// Where a released dialog, or one whose operator went offline, goes.
+    #[serde(default)]
+    pub release_to: ReleaseTo,
     /// Created (UTC).
     pub created_at: DateTime<Utc>,
 }
 
-/// A new assistant.
+/// A new assistant. Unknown keys are refused, as in a patch: a misspelt
+/// `allowed_domains` would otherwise create an assistant no site may embed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewAssistant {
     /// Display name.
     pub name: String,
@@ -195,9 +225,19 @@ pub struct NewAssistant {
     /// Reply when no rule matches.
     #[serde(default)]
     pub fallback_reply: Option<String>,
+    /// `optional` (the default) or `enforce`.
+    #[serde(default)]
+    pub identity_mode: IdentityMode,
+    /// Give queued dialogs to online operators automatically (default off).
+    #[serde(default)]
+    pub auto_assign: bool,
+    /// `queue` (the default) or `bot`.
+    #[serde(default)]
+    pub release_to: ReleaseTo,
 }
 
 /// A partial update of an assistant; absent fields stay as they are.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssistantPatch {
@@ -205,6 +245,7 @@ pub struct AssistantPatch {
     pub name: Option<String>,
     /// New welcome message (`null` clears it).
     #[serde(default, with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub welcome_message: Option<Option<String>>,
     /// New allowed hosts.
     pub allowed_domains: Option<Vec<String>>,
@@ -212,7 +253,14 @@ pub struct AssistantPatch {
     pub rules: Option<Vec<ReplyRule>>,
     /// New fallback reply (`null` clears it).
     #[serde(default, with = "double_option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub fallback_reply: Option<Option<String>>,
+    /// New identity mode.
+    pub identity_mode: Option<IdentityMode>,
+    /// Auto-assignment on or off.
+    pub auto_assign: Option<bool>,
+    /// Where released dialogs go.
+    pub release_to: Option<ReleaseTo>,
 }
 
 /// Distinguishes an absent field from an explicit `null` in a patch.
@@ -241,6 +289,14 @@ pub struct DialogRecord {
     pub status: replyx_protocol::DialogStatus,
     /// The operator holding it.
     pub operator: Option<OperatorRef>,
+    /// The verified user behind the guest, when the site's backend signed one.
+    pub visitor: Option<replyx_protocol::VisitorIdentity>,
+    /// When it joined the queue (while waiting for an operator).
+    pub queued_at: Option<DateTime<Utc>>,
+    /// The page the visitor chats from, as last reported.
+    pub context: Option<replyx_protocol::VisitorContext>,
+    /// The visitor's rating, once given.
+    pub rating: Option<replyx_protocol::Rating>,
     /// Newest seq of the admin stream.
     pub last_seq: Seq,
     /// Newest seq of the visitor stream.
@@ -264,16 +320,52 @@ impl DialogRecord {
         }
     }
 
-    /// The API representation for a reader of `stream`.
-    pub fn to_view(&self, stream: Stream) -> replyx_protocol::DialogView {
+    /// The API representation for operators: the admin stream's positions and who the
+    /// visitor is.
+    pub fn admin_view(&self) -> replyx_protocol::DialogView {
+        replyx_protocol::DialogView {
+            visitor: self.visitor.clone(),
+            visitor_label: Some(self.guest_id.label()),
+            context: self.context.clone(),
+            rating: self.rating.clone(),
+            ..self.view(
+                Stream::Admin,
+                self.visitor_read_up_to,
+                self.operator_read_up_to,
+            )
+        }
+    }
+
+    /// The API representation for the visitor, with both read marks already mapped into
+    /// the visitor stream's numbering (`Store::visitor_position`): the stored marks
+    /// count internal notes, so there is no visitor view without the mapped ones.
+    pub fn visitor_view(
+        &self,
+        visitor_read_up_to: Seq,
+        operator_read_up_to: Seq,
+    ) -> replyx_protocol::DialogView {
+        self.view(Stream::Visitor, visitor_read_up_to, operator_read_up_to)
+    }
+
+    fn view(
+        &self,
+        stream: Stream,
+        visitor_read_up_to: Seq,
+        operator_read_up_to: Seq,
+    ) -> replyx_protocol::DialogView {
         replyx_protocol::DialogView {
             id: self.id,
             assistant_id: self.assistant_id,
             status: self.status,
             operator: self.operator.clone(),
+            visitor: None,
+            visitor_label: None,
+            context: None,
+            queued_at: self.queued_at,
+            rating: None,
             last_seq: self.last_seq_in(stream),
-            visitor_read_up_to: self.visitor_read_up_to,
-            operator_read_up_to: self.operator_read_up_to,
+            visitor_read_up_to,
+            operator_read_up_to,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -293,4 +385,30 @@ pub struct DialogQuery {
     pub before: Option<DateTime<Utc>>,
     /// Leave out this assistant's dialogs (the server's own canary).
     pub exclude_assistant: Option<AssistantId>,
+    /// Only dialogs this operator holds.
+    pub operator: Option<replyx_protocol::OperatorId>,
+    /// Only dialogs with a message containing this text, or whose verified visitor's
+    /// name or e-mail contains it (case-insensitive for ASCII).
+    pub text: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An assistant body with a key it does not know (a misspelling, or a value that is
+    /// not even UTF-8 under it) is refused, as a patch is. Found by the `http_body` fuzz
+    /// target (fuzz/corpus/http_body/crash-assistant-create-unknown-key).
+    #[test]
+    fn a_new_assistant_refuses_unknown_keys_in_it_and_its_rules() {
+        let typo = r#"{"name":"Shop","allowed_domain":["shop.example"]}"#;
+        assert!(serde_json::from_str::<NewAssistant>(typo).is_err());
+        let rule = r#"{"name":"Shop","rules":[{"keywords":["a"],"reply":"b","x":1}]}"#;
+        assert!(serde_json::from_str::<NewAssistant>(rule).is_err());
+        let not_utf8 = b"{\"name\":\"Shop\",\"x\":\"\xff\"}";
+        assert!(serde_json::from_slice::<NewAssistant>(not_utf8).is_err());
+        let good = r#"{"name":"Shop","allowed_domains":["shop.example"],"rules":[{"keywords":["a"],"reply":"b"}]}"#;
+        let new: NewAssistant = serde_json::from_str(good).unwrap();
+        assert_eq!(new.allowed_domains, ["shop.example"]);
+    }
 }

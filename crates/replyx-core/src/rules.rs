@@ -51,6 +51,9 @@ mod tests {
                 reply: "It costs 10".into(),
             }],
             fallback_reply: Some("Sorry?".into()),
+            identity_mode: Default::default(),
+            auto_assign: false,
+            release_to: Default::default(),
             created_at: chrono::Utc::now(),
         }
     }

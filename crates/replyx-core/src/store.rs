@@ -3,16 +3,23 @@
 //! (transactions and unique indexes), never in process memory, so several processes on
 //! one database stay correct.
 
+use crate::accounts::{NewSession, OperatorPatch, SessionRecord};
 use crate::bus::Signal;
+use crate::canned::CannedResponse;
 use crate::error::StoreError;
 use crate::handoff::HandoffAction;
+use crate::identity::{GuestDialog, IdentityKey};
 use crate::model::{
     Assistant, AssistantPatch, DialogQuery, DialogRecord, NewAssistant, NewMessage, NewOperator,
     Operator, OperatorRecord, StoredEvent, Stream,
 };
+use crate::presence::{OperatorPresence, PresenceChange};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use replyx_protocol::{AssistantId, DialogId, DialogSummary, GuestId, OperatorId, Reader, Seq};
+use replyx_protocol::{
+    AssistantId, DialogId, DialogSummary, GuestId, OperatorId, PresenceState, Rating, Reader, Seq,
+    SessionId, VisitorContext, VisitorIdentity,
+};
 
 /// Result of appending a message.
 #[derive(Debug, Clone)]
@@ -64,6 +71,39 @@ pub trait Store: Send + Sync + 'static {
     async fn operator_by_email(&self, email: &str) -> Result<Option<OperatorRecord>, StoreError>;
     /// Finds an operator.
     async fn operator(&self, id: OperatorId) -> Result<Option<Operator>, StoreError>;
+    /// Every operator that is not removed, oldest first.
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError>;
+    /// Changes an operator; `NotFound` when unknown or removed.
+    async fn update_operator(
+        &self,
+        id: OperatorId,
+        patch: OperatorPatch,
+    ) -> Result<Operator, StoreError>;
+    /// The operator's password hash, for a password change.
+    async fn operator_password_hash(&self, id: OperatorId) -> Result<Option<String>, StoreError>;
+
+    /// Stores a login session.
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+    /// A session with its operator as they are now.
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError>;
+    /// Ends one session; false when it was unknown or already ended.
+    async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError>;
+    /// Ends every session of an operator but `keep`; returns how many ended.
+    async fn revoke_sessions(
+        &self,
+        operator: OperatorId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError>;
+    /// Stores a socket ticket (by its hash) for a session, and drops expired tickets.
+    async fn create_ticket(
+        &self,
+        hash: &str,
+        session: SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Takes a ticket: at most one caller, on any process, gets its session, and only
+    /// before it expires.
+    async fn take_ticket(&self, hash: &str) -> Result<Option<SessionId>, StoreError>;
 
     /// Creates an assistant.
     async fn create_assistant(&self, new: NewAssistant) -> Result<Assistant, StoreError>;
@@ -77,6 +117,44 @@ pub trait Store: Send + Sync + 'static {
     async fn assistant(&self, id: AssistantId) -> Result<Option<Assistant>, StoreError>;
     /// Every assistant, oldest first.
     async fn list_assistants(&self) -> Result<Vec<Assistant>, StoreError>;
+
+    /// Adds an identity key to an assistant; `Conflict` when the assistant already has
+    /// a key with this id, `NotFound` when the assistant does not exist.
+    async fn add_identity_key(
+        &self,
+        assistant: AssistantId,
+        key: IdentityKey,
+    ) -> Result<(), StoreError>;
+    /// The assistant's identity keys, oldest first.
+    async fn identity_keys(&self, assistant: AssistantId) -> Result<Vec<IdentityKey>, StoreError>;
+    /// Removes one identity key; `false` when there was none with this id.
+    async fn remove_identity_key(
+        &self,
+        assistant: AssistantId,
+        kid: &str,
+    ) -> Result<bool, StoreError>;
+    /// The guest id of a verified user of this assistant: the same one on every call
+    /// and every process (created on the first), so the user's dialogs follow them
+    /// from device to device. Stores the name and e-mail as now signed.
+    async fn identify_visitor(
+        &self,
+        assistant: AssistantId,
+        identity: &VisitorIdentity,
+    ) -> Result<GuestId, StoreError>;
+    /// The verified user a guest id belongs to, if it belongs to one.
+    async fn verified_visitor(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+    ) -> Result<Option<VisitorIdentity>, StoreError>;
+    /// The guest's dialogs with this assistant, newest activity first, at most `limit`,
+    /// each with its newest message a visitor may see.
+    async fn guest_dialogs(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+        limit: u32,
+    ) -> Result<Vec<GuestDialog>, StoreError>;
 
     /// Returns the guest's open dialog with this assistant, or creates one and, in the
     /// same transaction, stores the welcome message as seq 1. The flag is `true` when
@@ -93,10 +171,14 @@ pub trait Store: Send + Sync + 'static {
     /// One inbox row.
     async fn dialog_summary(&self, id: DialogId) -> Result<Option<DialogSummary>, StoreError>;
 
-    /// Appends a message with the next seq, idempotently on `client_msg_id`.
+    /// Appends a message with the next seq, idempotently on `client_msg_id` per sender
+    /// (another sender's message with the same key is a new message).
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
     /// Applies a handoff action and stores its `dialog.status` event and system notice
-    /// atomically. Empty when nothing changed.
+    /// atomically. Empty when nothing changed. `max_held` is the capacity of operators
+    /// without their own; the assistant's `release_to` decides where a released dialog
+    /// goes; the queue's bookkeeping (when a dialog joined it, how long a picked-up one
+    /// waited) is written in the same transaction.
     async fn handoff(
         &self,
         dialog: DialogId,
@@ -128,10 +210,81 @@ pub trait Store: Send + Sync + 'static {
         reader: Reader,
         up_to: Seq,
     ) -> Result<Seq, StoreError>;
+    /// The newest seq of the visitor stream at or below `seq` (0 when there is none):
+    /// where a position of the admin stream, such as a read mark, falls in the
+    /// visitor's. Marks shown to visitors go through it, because a mark counted in the
+    /// admin stream's numbering tells a visitor how many internal notes follow the last
+    /// event they saw.
+    async fn visitor_position(&self, dialog: DialogId, seq: Seq) -> Result<Seq, StoreError>;
 
     /// Deletes all but the newest `keep` events of a dialog (the server's canary dialog
     /// only: other dialogs keep their whole log). Returns how many were deleted.
     async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError>;
+
+    /// Records that consoles of these operators are open on this process now.
+    async fn presence_seen(&self, operators: &[OperatorId]) -> Result<(), StoreError>;
+    /// Sets what an operator chose for while a console of theirs is open: online or away.
+    async fn set_presence_choice(
+        &self,
+        operator: OperatorId,
+        chosen: PresenceState,
+    ) -> Result<(), StoreError>;
+    /// Moves each operator's announced state to the effective one (a console seen after
+    /// `seen_after`: what they chose; otherwise offline) and returns the changes *this*
+    /// call made: of several processes settling at once, each change is returned once.
+    async fn settle_presence(
+        &self,
+        seen_after: DateTime<Utc>,
+    ) -> Result<Vec<PresenceChange>, StoreError>;
+    /// Every active operator's announced presence and load (`default_max`: the capacity
+    /// of those without their own).
+    async fn presence(&self, default_max: u64) -> Result<Vec<OperatorPresence>, StoreError>;
+
+    /// Gives the longest-waiting dialog of an auto-assigning assistant to an operator
+    /// announced online, with room under their capacity: the least loaded, then the one
+    /// given a dialog longest ago. One transaction; `None` when no dialog waits or no
+    /// operator fits. Two calls at once never give one dialog twice or overfill an
+    /// operator.
+    async fn assign_next(&self, default_max: u64) -> Result<Option<Vec<StoredEvent>>, StoreError>;
+    /// The open dialogs an operator holds.
+    async fn held_dialogs(&self, operator: OperatorId) -> Result<Vec<DialogId>, StoreError>;
+    /// An assistant's queue: its dialogs waiting for an operator, longest waiting first.
+    async fn queue(&self, assistant: AssistantId) -> Result<Vec<DialogId>, StoreError>;
+    /// How long the most recent pickups from an assistant's queue waited, in
+    /// milliseconds, newest first: at most `limit`, picked up after `since`.
+    async fn recent_waits(
+        &self,
+        assistant: AssistantId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// Keeps the page the visitor chats from, as the widget reported it.
+    async fn set_context(
+        &self,
+        dialog: DialogId,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError>;
+    /// Stores the visitor's rating of a closed dialog as a `dialog.rated` event:
+    /// `InvalidTransition` before the dialog is closed, `Conflict` when it was rated.
+    async fn rate(&self, dialog: DialogId, rating: Rating) -> Result<StoredEvent, StoreError>;
+
+    /// An assistant's canned responses, by shortcut.
+    async fn canned_responses(
+        &self,
+        assistant: AssistantId,
+    ) -> Result<Vec<CannedResponse>, StoreError>;
+    /// Adds one: `Conflict` for a shortcut the assistant has, `NotFound` for no assistant.
+    async fn add_canned_response(&self, response: CannedResponse) -> Result<(), StoreError>;
+    /// Changes one's shortcut or text; `NotFound`, or `Conflict` for a taken shortcut.
+    async fn update_canned_response(
+        &self,
+        id: &str,
+        shortcut: Option<String>,
+        text: Option<String>,
+    ) -> Result<CannedResponse, StoreError>;
+    /// Removes one; `false` when there was none.
+    async fn remove_canned_response(&self, id: &str) -> Result<bool, StoreError>;
 
     /// Stores an ephemeral signal (typing, read, inbox) for other processes' feeds.
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError>;

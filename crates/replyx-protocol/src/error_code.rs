@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 /// Every error code the server sends, `{"error": {"code", "message"}}` over HTTP.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -12,6 +13,15 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: the token has expired.
     TokenExpired,
+    /// 401: the token's session was ended (logout, password change, operator disabled
+    /// or removed); log in again.
+    SessionEnded,
+    /// 401: the assistant accepts only visitors whose identity the site's backend
+    /// signed ("enforce" mode), and this request carries no such identity.
+    IdentityRequired,
+    /// 401: the visitor identity token is malformed, expired, lasts too long, or is
+    /// not signed by one of the assistant's identity keys.
+    IdentityInvalid,
     /// 403: authenticated, but not for this.
     Forbidden,
     /// 403: the page's origin is not among the assistant's domains.
@@ -20,6 +30,8 @@ pub enum ErrorCode {
     NotFound,
     /// 409: another operator holds the dialog.
     AlreadyTaken,
+    /// 408: the request body did not arrive within the body read timeout.
+    RequestTimeout,
     /// 409: the operator holds as many dialogs as allowed.
     OperatorCapacity,
     /// 409: the dialog is closed.
@@ -46,13 +58,17 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tables and the JS constants check.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::TokenExpired,
+        Self::SessionEnded,
+        Self::IdentityRequired,
+        Self::IdentityInvalid,
         Self::Forbidden,
         Self::ForbiddenOrigin,
         Self::NotFound,
+        Self::RequestTimeout,
         Self::AlreadyTaken,
         Self::OperatorCapacity,
         Self::DialogClosed,
@@ -71,9 +87,14 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::BadRequest | Self::InvalidFrame => 400,
-            Self::Unauthorized | Self::TokenExpired => 401,
+            Self::Unauthorized
+            | Self::TokenExpired
+            | Self::SessionEnded
+            | Self::IdentityRequired
+            | Self::IdentityInvalid => 401,
             Self::Forbidden | Self::ForbiddenOrigin => 403,
             Self::NotFound => 404,
+            Self::RequestTimeout => 408,
             Self::AlreadyTaken
             | Self::OperatorCapacity
             | Self::DialogClosed
@@ -94,9 +115,13 @@ impl ErrorCode {
             Self::BadRequest => "bad_request",
             Self::Unauthorized => "unauthorized",
             Self::TokenExpired => "token_expired",
+            Self::SessionEnded => "session_ended",
+            Self::IdentityRequired => "identity_required",
+            Self::IdentityInvalid => "identity_invalid",
             Self::Forbidden => "forbidden",
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::NotFound => "not_found",
+            Self::RequestTimeout => "request_timeout",
             Self::AlreadyTaken => "already_taken",
             Self::OperatorCapacity => "operator_capacity",
             Self::DialogClosed => "dialog_closed",

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a message. Visitors can never choose this: the route decides.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sender {
@@ -32,6 +33,7 @@ impl Sender {
 }
 
 /// Who is answering a dialog.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DialogStatus {
@@ -68,7 +70,61 @@ impl DialogStatus {
     }
 }
 
+/// Why a dialog's status changed, carried on `dialog.status` so clients can say it in
+/// words ("transferred to Bo", "back in the queue: Ann went offline"). Absent on events
+/// stored before reasons existed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusReason {
+    /// The visitor asked for a human: the dialog joined the queue.
+    Requested,
+    /// An operator took it from the queue or from the assistant.
+    Taken,
+    /// The routing queue gave it to an online operator with free capacity.
+    Assigned,
+    /// Its operator passed it to another operator.
+    Transferred,
+    /// Its operator let it go: back to the queue (or the assistant, where configured).
+    Released,
+    /// An operator handed it back to the assistant.
+    HandedBack,
+    /// Its operator went offline past the grace period: back to the queue (or the
+    /// assistant, where configured).
+    OperatorOffline,
+    /// An operator closed it.
+    Closed,
+}
+
+impl StatusReason {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Taken => "taken",
+            Self::Assigned => "assigned",
+            Self::Transferred => "transferred",
+            Self::Released => "released",
+            Self::HandedBack => "handed_back",
+            Self::OperatorOffline => "operator_offline",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// A visitor's rating of a closed dialog.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    /// 1 (bad) to 5 (great).
+    pub score: u8,
+    /// What the visitor wrote, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
 /// An operator as shown to others.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorRef {
     /// The operator's id.
@@ -78,6 +134,7 @@ pub struct OperatorRef {
 }
 
 /// A stored message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Unique message id.
@@ -100,6 +157,7 @@ pub struct Message {
 }
 
 /// What happened, without its position.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EventPayload {
@@ -117,6 +175,19 @@ pub enum EventPayload {
         /// The operator holding the dialog, when one does.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator: Option<OperatorRef>,
+        /// Why it changed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<StatusReason>,
+        /// The operator who held it before (a transfer, a release, an operator gone
+        /// offline).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<OperatorRef>,
+    },
+    /// The visitor rated the closed dialog (at most once).
+    #[serde(rename = "dialog.rated")]
+    DialogRated {
+        /// The rating.
+        rating: Rating,
     },
 }
 
@@ -129,6 +200,7 @@ impl EventPayload {
 
 /// One event of a dialog's log as one stream sees it. `prev_seq` is the seq of the
 /// previous event *in that stream* (admin sees every seq; visitors skip notes).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// The dialog.

@@ -1,7 +1,9 @@
 //! WebSocket frames other than stored events. Events are sent as [`crate::Event`].
 
+use crate::event::OperatorRef;
 use crate::ids::{ConnectionId, DialogId, Seq};
 use crate::kind::ConnectionKind;
+use crate::presence::{PresenceState, QueueStanding};
 use crate::view::DialogSummary;
 use serde::{Deserialize, Serialize};
 
@@ -88,13 +90,32 @@ pub enum ServerFrame {
         /// Newest seq of this connection's stream, for gap detection.
         last_seq: Seq,
     },
-    /// A bad client frame; the connection stays open.
+    /// A bad client frame, or a `message.send` that was not stored; the connection
+    /// stays open.
     #[serde(rename = "error")]
     Error {
         /// Snake-case code from [`crate::ErrorCode`].
         code: String,
         /// Human-readable detail.
         message: String,
+        /// The `client_msg_id` of the `message.send` refused (absent for other frames).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+        /// Seconds to wait before sending it again (`rate_limited`, `unavailable`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
+    },
+    /// A `message.send` is stored: its seq in the dialog. Its `message.created` event
+    /// follows on every socket of the dialog, this one included.
+    #[serde(rename = "message.ack")]
+    MessageAck {
+        /// The key the client sent.
+        client_msg_id: String,
+        /// The stored event's seq.
+        seq: Seq,
+        /// True when this sender had already stored a message with this key: `seq` is
+        /// the first copy's and nothing new was stored.
+        duplicate: bool,
     },
     /// Inbox feed: a new dialog.
     #[serde(rename = "dialog.created")]
@@ -108,14 +129,36 @@ pub enum ServerFrame {
         /// The dialog's inbox row.
         dialog: DialogSummary,
     },
+    /// Inbox feed: an operator's presence changed (not stored as an event; the
+    /// current presence of everyone is `GET /api/operators/presence`).
+    #[serde(rename = "operator.presence")]
+    OperatorPresence {
+        /// The operator.
+        operator: OperatorRef,
+        /// Now.
+        status: PresenceState,
+    },
+    /// Dialog sockets of a dialog waiting for an operator: where it stands in the
+    /// queue, sent when it changes (not stored; the dialog load carries the current
+    /// standing).
+    #[serde(rename = "queue.position")]
+    QueuePosition {
+        /// The dialog.
+        dialog_id: DialogId,
+        /// Its standing.
+        #[serde(flatten)]
+        standing: QueueStanding,
+    },
 }
 
 /// Client → server frames.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
-    /// Application-level ping; answered with `pong`.
-    Ping,
+    /// Application-level ping; answered with `pong`. A struct variant, not a unit one:
+    /// serde lets a unit variant of an internally tagged enum ignore
+    /// `deny_unknown_fields`, so `{"type":"ping","x":1}` was accepted.
+    Ping {},
     /// The client's side started or stopped typing.
     Typing {
         /// Started or stopped.
@@ -126,4 +169,50 @@ pub enum ClientFrame {
         /// Read up to this seq; a mark never moves backwards.
         up_to: Seq,
     },
+    /// Sends a message on the socket instead of `POST .../messages`: the same
+    /// validation, limits and per-sender `client_msg_id` idempotency, answered with
+    /// `message.ack` (stored) or an `error` carrying the `client_msg_id` (refused).
+    #[serde(rename = "message.send")]
+    MessageSend {
+        /// The text: not blank, at most the server's character limit.
+        text: String,
+        /// The idempotency key, required here: it pairs the answer with the send.
+        client_msg_id: String,
+        /// An internal note (operator sockets only).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        internal: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every client frame refuses keys the protocol does not name, `ping` included.
+    /// Found by the `client_frame` fuzz target
+    /// (fuzz/corpus/client_frame/crash-ping-with-unknown-keys).
+    #[test]
+    fn client_frames_refuse_unknown_keys_and_round_trip() {
+        for bad in [
+            r#"{"type":"ping","x":1}"#,
+            r#"{"type":"ping","actor":"operator","state":"start"}"#,
+            r#"{"type":"typing","state":"start","x":1}"#,
+            r#"{"type":"read","up_to":1,"x":1}"#,
+            r#"{"type":"message.send","text":"hi"}"#,
+            r#"{"type":"message.send","text":"hi","client_msg_id":"a","sender":"operator"}"#,
+            r#"{"type":"message_send","text":"hi","client_msg_id":"a"}"#,
+        ] {
+            assert!(serde_json::from_str::<ClientFrame>(bad).is_err(), "{bad}");
+        }
+        for good in [
+            r#"{"type":"ping"}"#,
+            r#"{"type":"typing","state":"stop"}"#,
+            r#"{"type":"read","up_to":7}"#,
+            r#"{"type":"message.send","text":"hi","client_msg_id":"a"}"#,
+            r#"{"type":"message.send","text":"note","client_msg_id":"b","internal":true}"#,
+        ] {
+            let frame: ClientFrame = serde_json::from_str(good).unwrap();
+            assert_eq!(serde_json::to_string(&frame).unwrap(), good);
+        }
+    }
 }

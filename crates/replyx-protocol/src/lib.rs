@@ -12,12 +12,18 @@ pub mod event;
 pub mod frame;
 pub mod ids;
 pub mod kind;
+pub mod presence;
 pub mod view;
 
 pub use close_code::{CloseCode, ReconnectPolicy};
 pub use error_code::ErrorCode;
-pub use event::{DialogStatus, Event, EventPayload, Message, OperatorRef, Sender};
+pub use event::{
+    DialogStatus, Event, EventPayload, Message, OperatorRef, Rating, Sender, StatusReason,
+};
 pub use frame::{ClientFrame, Reader, ServerFrame, TypingActor, TypingState};
-pub use ids::{AssistantId, ClientId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq};
+pub use ids::{
+    AssistantId, ClientId, ConnectionId, DialogId, GuestId, MessageId, OperatorId, Seq, SessionId,
+};
 pub use kind::ConnectionKind;
-pub use view::{DialogSummary, DialogView, MessagePreview};
+pub use presence::{PresenceState, QueueStanding};
+pub use view::{DialogSummary, DialogView, MessagePreview, VisitorContext, VisitorIdentity};

@@ -4,34 +4,15 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use replyx_core::audience::Delivery;
-use replyx_core::{
-    may_receive, BusMessage, BusSink, NewAssistant, NewMessage, Store, StoredEvent, Stream,
-};
-use replyx_protocol::{
-    ConnectionKind, DialogId, EventPayload, GuestId, Message, MessageId, Sender, Seq, TypingActor,
-};
+use replyx_core::{may_receive, BusMessage, BusSink, NewAssistant, NewMessage, Store, Stream};
+use replyx_protocol::{ConnectionKind, DialogId, GuestId, TypingActor};
 use replyx_server::hub::{FanoutEvent, Hub, HubLimits, Outbound};
 use replyx_server::metrics::Metrics;
 use std::sync::Arc;
 
-fn event(dialog: DialogId, seq: u64) -> StoredEvent {
-    StoredEvent {
-        dialog_id: dialog,
-        seq: Seq(seq),
-        prev_visitor_seq: Seq(seq - 1),
-        payload: EventPayload::MessageCreated {
-            message: Message {
-                id: MessageId::new(),
-                sender: Sender::Operator,
-                text: "Hello! How can I help you with your order today?".into(),
-                created_at: chrono::Utc::now(),
-                client_msg_id: Some("c-123".into()),
-                operator: None,
-                internal: false,
-            },
-        },
-    }
-}
+#[path = "support/event.rs"]
+mod support_event;
+use support_event::event;
 
 fn frame_encoding(c: &mut Criterion) {
     let e = Arc::new(event(DialogId::new(), 42));

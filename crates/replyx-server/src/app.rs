@@ -182,6 +182,7 @@ impl App {
             store = wrap(store);
         }
         let secret = secret::resolve(settings.secret.as_deref(), settings.data_dir().as_deref())?;
+        let keys = crate::auth::keys::Keys::load(&secret, settings.keys_file.as_deref())?;
         let lifecycle = Lifecycle::new();
         let mut bus = open_bus(&settings, &store, &origin, &lifecycle).await?;
         if let Some(wrap) = seams.bus {
@@ -208,10 +209,19 @@ impl App {
         );
         bus.attach(Arc::new(hub.clone()) as Arc<dyn BusSink>);
         let state = AppState::new(Inner {
-            tokens: Tokens::new(&secret, settings.operator_token_ttl),
+            tokens: Tokens::with_keys(keys, settings.operator_token_ttl)
+                .with_guest_ttl(settings.guest_token_ttl)
+                .observed({
+                    let metrics = metrics.clone();
+                    Arc::new(move |purpose, key| metrics.token_verified(purpose, key))
+                }),
             ws_connects: PerIpLimiter::per_minute(limits.ws_connects_per_ip_per_minute),
             visitor_requests: PerIpLimiter::per_minute(limits.visitor_requests_per_ip_per_minute),
             login: crate::auth::login_guard::LoginGuard::new(limits.login.clone()),
+            sessions: crate::auth::sessions::OperatorSessions::new(
+                store.clone(),
+                settings.session_check_interval,
+            ),
             settings,
             store,
             bus,
@@ -219,6 +229,7 @@ impl App {
             metrics,
             lifecycle,
             canary: crate::canary::Canary::default(),
+            consoles: Default::default(),
             instance_id: origin.clone(),
         });
         spawn_limiter_cleanup(&state);
@@ -230,6 +241,7 @@ impl App {
         });
         crate::inbox_feed::start(&state);
         crate::canary::start(&state, canary_peer);
+        state.lifecycle.spawn(crate::presence::run(state.clone()));
         Ok(App { state, listener })
     }
 
@@ -252,15 +264,13 @@ impl App {
         let App { state, listener } = self;
         let addr = listener.local_addr()?;
         let router = http::router(state.clone());
-        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
+        let stop_http = tokio_util::sync::CancellationToken::new();
+        let server = tokio::spawn(http::connections::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_stopped.await;
-        });
-        let server = tokio::spawn(async move { server.await });
+            router,
+            state.settings.http_header_timeout,
+            stop_http.clone(),
+        ));
         tracing::info!(bus = state.bus.name(), "listening on http://{addr}");
 
         shutdown.await;
@@ -276,10 +286,9 @@ impl App {
         {
             tracing::warn!("socket drain did not finish within the grace period");
         }
-        let _ = stop_http.send(());
+        stop_http.cancel();
         match tokio::time::timeout_at(deadline, server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => return Err(anyhow::anyhow!("http server: {e}")),
+            Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(anyhow::anyhow!("http server task: {e}")),
             Err(_) => tracing::warn!("HTTP requests still running at the end of the grace period"),
         }

@@ -1,7 +1,11 @@
-//! The `replyx` command line: `serve`, `migrate`, `operator add`, `assistant add`,
-//! `routes`.
+//! The `replyx` command line: `serve`, `migrate`, `operator add|list|set|remove|
+//! password|logout`, `assistant add`, `identity-key new|list|remove|mode`, `keys
+//! new|check`, `routes`, `probe`.
 
 mod admin;
+mod identity;
+mod keys;
+mod operators;
 mod probe;
 mod serve;
 
@@ -36,6 +40,13 @@ enum Command {
     /// Manage assistants.
     #[command(subcommand)]
     Assistant(AssistantCommand),
+    /// An assistant's identity keys (visitor identity verification) and its identity
+    /// mode.
+    #[command(subcommand)]
+    IdentityKey(identity::IdentityCommand),
+    /// Signing keys: make a new one for a keys file, or check a keys file.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Act as a visitor from outside: check health, load a dialog, connect, post, and
     /// time the round trip. Exits non-zero with the reason when anything is off.
     Probe(probe::ProbeArgs),
@@ -51,7 +62,7 @@ enum Command {
 
 /// Where the store is (and its secret, for commands that sign tokens).
 #[derive(Args, Clone)]
-struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Store URL [default: sqlite://replyx.db]
     #[arg(
         long,
@@ -62,10 +73,13 @@ struct StoreArgs {
     /// Signing secret; by default the one kept beside the database
     #[arg(long, env = "REPLYX_SECRET", hide_env_values = true)]
     secret: Option<String>,
+    /// Signing keys file (see `replyx keys new`)
+    #[arg(long, env = "REPLYX_KEYS_FILE")]
+    keys_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
-enum OperatorCommand {
+pub(crate) enum OperatorCommand {
     /// Add an operator; the password is read from standard input.
     Add {
         /// Login e-mail.
@@ -77,6 +91,58 @@ enum OperatorCommand {
         /// Read the password from stdin (required: passwords never go in arguments).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// What the operator may do (the first operator of a new install is an admin).
+        #[arg(long, value_enum, default_value = "admin")]
+        role: operators::RoleArg,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List operators (removed ones are not shown).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change an operator's role or status; disabling ends their sessions.
+    Set {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// New role.
+        #[arg(long, value_enum)]
+        role: Option<operators::RoleArg>,
+        /// Disable the account (sessions end, sockets close with 4001).
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable a disabled account.
+        #[arg(long)]
+        enable: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove an operator: they cannot log in, their sessions end.
+    Remove {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a new password, read from standard input; every session of the operator ends.
+    Password {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// End every session of an operator (a lost laptop) without other changes.
+    Logout {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -112,9 +178,9 @@ impl Cli {
         match self.command {
             Command::Serve { config, options } => serve::run(config, *options).await,
             Command::Migrate(store) => admin::migrate(&store).await,
-            Command::Operator(OperatorCommand::Add {
-                email, name, store, ..
-            }) => admin::add_operator(&store, email, name).await,
+            Command::Operator(command) => operators::run(command).await,
+            Command::Keys(command) => keys::run(command),
+            Command::IdentityKey(command) => identity::run(command).await,
             Command::Assistant(AssistantCommand::Add {
                 name,
                 welcome,

@@ -34,6 +34,10 @@ pub struct ServeOptions {
     /// Signing secret for tokens; generated into the data directory when unset
     #[arg(long, env = "REPLYX_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+    /// TOML file of signing keys with key ids, per purpose (operator, site, guest), for
+    /// rotation [default: none: one key per purpose derived from the secret]
+    #[arg(long, env = "REPLYX_KEYS_FILE")]
+    pub keys_file: Option<std::path::PathBuf>,
     /// Also create (once) a demo operator and assistant, and print how to try them
     #[arg(long, env = "REPLYX_DEMO")]
     #[serde(default)]
@@ -105,6 +109,32 @@ pub struct ServeOptions {
     #[arg(long, env = "REPLYX_OPERATOR_TOKEN_TTL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "humantime_serde::option")]
     pub operator_token_ttl: Option<Duration>,
+    /// How long a checked operator session is trusted before the store is asked again,
+    /// and how often open operator sockets re-check theirs [default: 2s]
+    #[arg(long, env = "REPLYX_SESSION_CHECK_INTERVAL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub session_check_interval: Option<Duration>,
+    /// How long an operator whose console is gone stays online (a reload or a short
+    /// network loss is not "offline"); past it their dialogs go back to the queue
+    /// [default: 30s]
+    #[arg(long, env = "REPLYX_PRESENCE_GRACE", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub presence_grace: Option<Duration>,
+    /// Longest wait for a request's line and headers (and between requests on a
+    /// kept-alive connection); then the connection is closed [default: 10s]
+    #[arg(long, env = "REPLYX_HTTP_HEADER_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub http_header_timeout: Option<Duration>,
+    /// Longest wait for a whole request body, from its headers on; then 408 and the
+    /// connection is closed [default: 30s]
+    #[arg(long, env = "REPLYX_HTTP_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub http_body_timeout: Option<Duration>,
+    /// Lifetime of visitors' guest tokens; a visitor socket is closed with 4001 when
+    /// its token expires [default: 30d]
+    #[arg(long, env = "REPLYX_GUEST_TOKEN_TTL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub guest_token_ttl: Option<Duration>,
     /// How often the delivery canary runs; 0s turns it off [default: 30s]
     #[arg(long, env = "REPLYX_CANARY_INTERVAL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "humantime_serde::option")]
@@ -131,6 +161,7 @@ impl ServeOptions {
             database_url,
             bus_url,
             secret,
+            keys_file,
             max_visitor_connections_per_dialog,
             max_admin_connections_per_dialog,
             max_connections,
@@ -151,6 +182,11 @@ impl ServeOptions {
             max_dialogs_per_operator,
             bus_poll_interval,
             operator_token_ttl,
+            session_check_interval,
+            presence_grace,
+            guest_token_ttl,
+            http_header_timeout,
+            http_body_timeout,
             assistant_reply_delay,
             canary_interval,
             canary_timeout
@@ -212,6 +248,8 @@ pub struct Settings {
     pub bus_url: Option<String>,
     /// Explicit secret, if given.
     pub secret: Option<String>,
+    /// Keys file, if given.
+    pub keys_file: Option<std::path::PathBuf>,
     /// Seed the demo.
     pub demo: bool,
     /// Limits.
@@ -224,6 +262,16 @@ pub struct Settings {
     pub bus_poll_interval: Duration,
     /// Operator token lifetime.
     pub operator_token_ttl: Duration,
+    /// Operator session cache lifetime and socket re-check period.
+    pub session_check_interval: Duration,
+    /// How long an operator without a console stays online.
+    pub presence_grace: Duration,
+    /// Guest token lifetime.
+    pub guest_token_ttl: Duration,
+    /// Longest wait for a request's head.
+    pub http_header_timeout: Duration,
+    /// Longest wait for a request's body.
+    pub http_body_timeout: Duration,
     /// Assistant reply pause.
     pub assistant_reply_delay: Duration,
     /// Canary interval (zero: off).
@@ -290,6 +338,7 @@ impl Settings {
                 .unwrap_or_else(|| "sqlite://replyx.db".into()),
             bus_url: o.bus_url.filter(|s| !s.is_empty()),
             secret: o.secret.filter(|s| !s.is_empty()),
+            keys_file: o.keys_file.filter(|p| !p.as_os_str().is_empty()),
             demo: o.demo,
             limits,
             drain_grace: o.drain_grace.unwrap_or(Duration::from_secs(30)),
@@ -298,6 +347,13 @@ impl Settings {
             operator_token_ttl: o
                 .operator_token_ttl
                 .unwrap_or(Duration::from_secs(12 * 3600)),
+            session_check_interval: o.session_check_interval.unwrap_or(Duration::from_secs(2)),
+            presence_grace: o.presence_grace.unwrap_or(Duration::from_secs(30)),
+            guest_token_ttl: o
+                .guest_token_ttl
+                .unwrap_or(crate::auth::tokens::GUEST_TOKEN_TTL),
+            http_header_timeout: o.http_header_timeout.unwrap_or(Duration::from_secs(10)),
+            http_body_timeout: o.http_body_timeout.unwrap_or(Duration::from_secs(30)),
             assistant_reply_delay: o
                 .assistant_reply_delay
                 .unwrap_or(Duration::from_millis(500)),

@@ -1,5 +1,7 @@
 //! The demo seed for `replyx serve --demo`: one operator and one assistant with a
-//! welcome message and a few rules, created once (found again on later starts).
+//! welcome message and a few rules, created once (found again on later starts), and
+//! an identity key for the demo page to sign its "signed-in" visitors with, as a
+//! customer site's backend would (`/demo?user=ann`).
 
 use crate::auth::{password, Tokens};
 use replyx_core::{Assistant, NewAssistant, NewOperator, ReplyRule, Store};
@@ -10,6 +12,8 @@ pub const DEMO_EMAIL: &str = "demo@replyx.local";
 pub const DEMO_PASSWORD: &str = "replyx-demo";
 /// Name of the demo assistant.
 pub const DEMO_ASSISTANT: &str = "ReplyX demo assistant";
+/// Id of the identity key the demo page signs its visitors with.
+pub const DEMO_IDENTITY_KID: &str = "ik_demo";
 
 /// What the demo seed created or found.
 pub struct Demo {
@@ -31,6 +35,7 @@ pub async fn seed(store: &dyn Store, tokens: &Tokens) -> anyhow::Result<Demo> {
                 email: DEMO_EMAIL.into(),
                 name: "Demo Operator".into(),
                 password_hash: hash,
+                role: replyx_core::Role::Admin,
             })
             .await?;
     }
@@ -43,6 +48,18 @@ pub async fn seed(store: &dyn Store, tokens: &Tokens) -> anyhow::Result<Demo> {
         Some(a) => a,
         None => store.create_assistant(demo_assistant()).await?,
     };
+    let keys = store.identity_keys(assistant.id).await?;
+    if !keys.iter().any(|k| k.kid == DEMO_IDENTITY_KID) {
+        let key = replyx_core::IdentityKey {
+            kid: DEMO_IDENTITY_KID.into(),
+            ..crate::auth::identity::new_key()
+        };
+        match store.add_identity_key(assistant.id, key).await {
+            // Another process seeding the same file at once added it first.
+            Ok(()) | Err(replyx_core::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let site_token = tokens.sign_site(assistant.id, &assistant.allowed_domains);
     Ok(Demo {
         assistant,
@@ -74,5 +91,46 @@ fn demo_assistant() -> NewAssistant {
         fallback_reply: Some(
             "I'm a demo bot with a few rules. Try \"price\", \"delivery\" or \"hours\", or ask for an operator.".into(),
         ),
+        // The demo shows the routing queue at work: a visitor asking for a human is
+        // given to an online operator at once.
+        auto_assign: true,
+        ..Default::default()
     }
+}
+
+/// The identity token the demo page's "backend" signs for demo user `user` (lowercase
+/// letters, at most 20), valid for an hour; `None` for another name or when the demo
+/// assistant has no demo key. What a customer site does for its logged-in users.
+///
+/// # Errors
+/// Store failures.
+pub async fn identity_token(
+    store: &dyn Store,
+    assistant: &Assistant,
+    user: &str,
+) -> anyhow::Result<Option<String>> {
+    if user.is_empty() || user.len() > 20 || !user.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Ok(None);
+    }
+    let keys = store.identity_keys(assistant.id).await?;
+    let Some(key) = keys.iter().find(|k| k.kid == DEMO_IDENTITY_KID) else {
+        return Ok(None);
+    };
+    let mut name = user.to_owned();
+    name[..1].make_ascii_uppercase();
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let claims = serde_json::json!({
+        "sub": format!("demo-{user}"),
+        "name": name,
+        "email": format!("{user}@demo.replyx.local"),
+        "exp": exp,
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(key.kid.clone());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.secret.as_bytes()),
+    )?;
+    Ok(Some(token))
 }

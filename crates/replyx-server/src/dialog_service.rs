@@ -71,6 +71,7 @@ pub async fn publish_signal(state: &AppState, dialog_id: DialogId, body: SignalB
 pub async fn refresh_inbox(state: &AppState, dialog_id: DialogId, created: bool) {
     match state.store.dialog_summary(dialog_id).await {
         Ok(Some(summary)) => {
+            let summary = Box::new(summary);
             publish_signal(state, dialog_id, SignalBody::Inbox { created, summary }).await
         }
         Ok(None) => {}
@@ -133,15 +134,50 @@ pub async fn handoff(
     action: HandoffAction,
 ) -> Result<Vec<StoredEvent>, ApiError> {
     let max = state.settings.limits.max_dialogs_per_operator;
+    let requested = action == HandoffAction::RequestOperator;
     let stored = state.store.handoff(dialog_id, action, max).await?;
-    if !stored.is_empty() {
-        publish_events(state, &stored).await;
+    if stored.is_empty() {
+        return Ok(stored);
     }
+    publish_events(state, &stored).await;
+    if requested && nobody_online(state).await {
+        // The visitor is told what happens next: the assistant goes on, and the first
+        // operator to come online picks the dialog up.
+        let notice = NewMessage {
+            sender: Sender::System,
+            ..NewMessage::visitor(dialog_id, NOBODY_ONLINE)
+        };
+        if let Ok(appended) = state.store.append_message(notice).await {
+            publish_events(state, std::slice::from_ref(&appended.event)).await;
+        }
+    }
+    // Any handover may change a queue or free an operator's room.
+    if let Ok(Some(dialog)) = state.store.dialog(dialog_id).await {
+        crate::queue::announce(state, dialog.assistant_id).await;
+    }
+    crate::queue::assign_pending(state).await;
     Ok(stored)
 }
 
+/// What a visitor asking for a human reads when no operator is online.
+pub const NOBODY_ONLINE: &str = "No operator is online right now. The assistant will keep \
+    helping you here, and an operator will join as soon as one is online.";
+
+/// Whether no operator is online (away ones do not take dialogs).
+pub async fn nobody_online(state: &AppState) -> bool {
+    let max = state.settings.limits.max_dialogs_per_operator;
+    match state.store.presence(max).await {
+        Ok(all) => !all
+            .iter()
+            .any(|p| p.status == replyx_protocol::PresenceState::Online),
+        Err(_) => false,
+    }
+}
+
 /// Moves a side's read mark and tells the dialog's subscribers (the inbox feed derives
-/// the new unread count from the same signal).
+/// the new unread count from the same signal). The signal carries the mark in both
+/// streams' numbering: only here is the store at hand, while the audience is known only
+/// where each node hands the frame to its sockets.
 ///
 /// # Errors
 /// Unknown dialog, store failures.
@@ -152,14 +188,44 @@ pub async fn mark_read(
     up_to: Seq,
 ) -> Result<Seq, ApiError> {
     let mark = state.store.mark_read(dialog_id, reader, up_to).await?;
+    let visitor_up_to = match state.store.visitor_position(dialog_id, mark).await {
+        Ok(position) => Some(position),
+        Err(e) => {
+            // The mark is stored; visitors miss this frame, operators still get it.
+            tracing::warn!(error = %e, dialog = %dialog_id, "mapping a read mark failed");
+            None
+        }
+    };
     publish_signal(
         state,
         dialog_id,
         SignalBody::Read {
             reader,
             up_to: mark,
+            visitor_up_to,
         },
     )
     .await;
     Ok(mark)
+}
+
+/// A dialog as a visitor may see it: the visitor stream's newest seq, and both read
+/// marks mapped into the visitor stream's numbering (`Store::visitor_position`).
+///
+/// # Errors
+/// Store failures.
+pub async fn visitor_view(
+    state: &AppState,
+    dialog: &DialogRecord,
+) -> Result<replyx_protocol::DialogView, ApiError> {
+    let visitor = state
+        .store
+        .visitor_position(dialog.id, dialog.visitor_read_up_to)
+        .await?;
+    let operator = state
+        .store
+        .visitor_position(dialog.id, dialog.operator_read_up_to)
+        .await?;
+    let view = dialog.visitor_view(visitor, operator);
+    Ok(view)
 }

@@ -8,7 +8,23 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use replyx_core::{HandoffError, StoreError};
 use replyx_protocol::ErrorCode;
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every HTTP error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The code and message of an error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs (it fixes the status).
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+}
 
 /// An HTTP error with its code.
 #[derive(Debug)]
@@ -57,7 +73,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({"error": {"code": self.code.as_str(), "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -113,10 +134,48 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections are `ApiError`s.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json<T>` whose rejections are `ApiError`s, and which takes a JSON object only:
+/// serde lets a struct be read from an array of its fields in order (`["a@b", "pw"]`
+/// as a login), which is no body the API documents.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(Object(value)) = axum::Json::<Object<T>>::from_request(req, state).await?;
+        Ok(AppJson(value))
+    }
+}
+
+/// `T` read from a JSON object and nothing else.
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
@@ -161,5 +220,51 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Login {
+        email: String,
+        password: String,
+    }
+
+    async fn extract(body: &'static str) -> Result<Login, ApiError> {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        AppJson::<Login>::from_request(request, &())
+            .await
+            .map(|j| j.0)
+    }
+
+    /// A body is a JSON object: serde would read a struct from an array of its fields
+    /// too. Found by the `http_body` fuzz target
+    /// (fuzz/corpus/http_body/crash-array-for-an-object).
+    #[tokio::test]
+    async fn a_body_must_be_an_object_not_an_array_of_its_fields() {
+        let refused = extract(r#"["a@b.example", "pw"]"#).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidShape, "{}", refused.message);
+        let ok = extract(r#"{"email": "a@b.example", "password": "pw"}"#)
+            .await
+            .unwrap();
+        assert_eq!(
+            (ok.email.as_str(), ok.password.as_str()),
+            ("a@b.example", "pw")
+        );
+        let unknown = extract(r#"{"email": "a", "password": "b", "x": 1}"#)
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::InvalidShape);
+        let syntax = extract(r#"{"email": "#).await.unwrap_err();
+        assert_eq!(syntax.code, ErrorCode::BadRequest);
     }
 }

@@ -45,7 +45,7 @@ async fn refresh(state: &AppState, dialog: DialogId) {
                 dialog_id: dialog,
                 body: SignalBody::Inbox {
                     created: false,
-                    summary,
+                    summary: Box::new(summary),
                 },
             };
             // Local only: every process derives its own rows from what it delivers.

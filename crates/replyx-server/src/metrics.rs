@@ -41,6 +41,11 @@ struct Inner {
     bus_traffic_series: Vec<IntCounter>,
     logins: IntCounterVec,
     password_checks: IntCounter,
+    token_verifications: IntCounterVec,
+    identity_verifications: IntCounterVec,
+    operators_present: IntGaugeVec,
+    assignments: IntCounter,
+    ratings: IntCounterVec,
     canary_round_trip: Histogram,
     canary_failures: IntCounter,
     canary_last_success: Gauge,
@@ -63,7 +68,18 @@ fn traffic_index(way: BrokerTraffic, body: &str) -> Option<usize> {
 }
 
 /// Every `outcome` of `replyx_login_attempts_total`.
-const LOGIN_OUTCOMES: [&str; 5] = ["ok", "wrong", "throttled_ip", "throttled_account", "busy"];
+const LOGIN_OUTCOMES: [&str; 6] = [
+    "ok",
+    "wrong",
+    "disabled",
+    "throttled_ip",
+    "throttled_account",
+    "busy",
+];
+
+/// Every `outcome` of `replyx_identity_verifications_total`.
+pub(crate) const IDENTITY_OUTCOMES: [&str; 5] =
+    ["verified", "expired", "unknown_key", "invalid", "required"];
 
 const FAST_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -214,8 +230,8 @@ impl Metrics {
             logins: must(IntCounterVec::new(
                 Opts::new(
                     "replyx_login_attempts_total",
-                    "Operator logins by outcome: ok, wrong (password or e-mail), throttled_ip, \
-                     throttled_account (backing off after failures), busy (no hashing slot)",
+                    "Operator logins by outcome: ok, wrong (password or e-mail), disabled (right \
+                     password, disabled account), throttled_ip, throttled_account (backing off after failures), busy (no hashing slot)",
                 ),
                 &["outcome"],
             )),
@@ -223,6 +239,44 @@ impl Metrics {
                 "replyx_login_password_checks_total",
                 "Password hashes verified by the login route (unknown e-mails included: \
                  they are checked against a decoy so both take the same time)",
+            )),
+            token_verifications: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_token_verifications_total",
+                    "Tokens verified, by purpose (operator, site, guest) and key: signing (the \
+                     key that signs now), overlap (another accepted key), legacy (the raw \
+                     secret, tokens from before key ids). A rotation is over when overlap \
+                     stops counting",
+                ),
+                &["purpose", "key"],
+            )),
+            identity_verifications: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_identity_verifications_total",
+                    "Visitor identity checks by outcome: verified, expired, unknown_key (a \
+                     kid the assistant does not have), invalid (bad signature or claims), \
+                     required (an enforce-mode assistant refused a visitor without one)",
+                ),
+                &["outcome"],
+            )),
+            operators_present: must(IntGaugeVec::new(
+                Opts::new(
+                    "replyx_operators_present",
+                    "Active operators by presence (online, away, offline), as the store \
+                     last settled it (every process reports the same)",
+                ),
+                &["status"],
+            )),
+            assignments: must(IntCounter::new(
+                "replyx_dialogs_assigned_total",
+                "Dialogs the routing queue gave to an operator by itself (auto-assignment)",
+            )),
+            ratings: must(IntCounterVec::new(
+                Opts::new(
+                    "replyx_dialog_ratings_total",
+                    "Visitors' ratings of closed dialogs, by score (1 to 5)",
+                ),
+                &["score"],
             )),
             canary_round_trip: must(Histogram::with_opts(
                 HistogramOpts::new(
@@ -270,6 +324,27 @@ impl Metrics {
         must(r.register(Box::new(inner.bus_traffic.clone())));
         must(r.register(Box::new(inner.logins.clone())));
         must(r.register(Box::new(inner.password_checks.clone())));
+        must(r.register(Box::new(inner.token_verifications.clone())));
+        for purpose in crate::auth::keys::Purpose::ALL {
+            for key in crate::auth::tokens::KeyUse::ALL {
+                inner
+                    .token_verifications
+                    .with_label_values(&[purpose.as_str(), key.as_str()]);
+            }
+        }
+        must(r.register(Box::new(inner.identity_verifications.clone())));
+        for outcome in IDENTITY_OUTCOMES {
+            inner.identity_verifications.with_label_values(&[outcome]);
+        }
+        must(r.register(Box::new(inner.operators_present.clone())));
+        for status in ["online", "away", "offline"] {
+            inner.operators_present.with_label_values(&[status]);
+        }
+        must(r.register(Box::new(inner.assignments.clone())));
+        must(r.register(Box::new(inner.ratings.clone())));
+        for score in ["1", "2", "3", "4", "5"] {
+            inner.ratings.with_label_values(&[score]);
+        }
         must(r.register(Box::new(inner.canary_round_trip.clone())));
         must(r.register(Box::new(inner.canary_failures.clone())));
         must(r.register(Box::new(inner.canary_last_success.clone())));
@@ -376,6 +451,52 @@ impl Metrics {
 
     pub(crate) fn password_checked(&self) {
         self.inner.password_checks.inc();
+    }
+
+    pub(crate) fn token_verified(
+        &self,
+        purpose: crate::auth::keys::Purpose,
+        key: crate::auth::tokens::KeyUse,
+    ) {
+        self.inner
+            .token_verifications
+            .with_label_values(&[purpose.as_str(), key.as_str()])
+            .inc();
+    }
+
+    pub(crate) fn identity_checked(&self, outcome: &'static str) {
+        debug_assert!(IDENTITY_OUTCOMES.contains(&outcome));
+        self.inner
+            .identity_verifications
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    pub(crate) fn presence(&self, all: &[replyx_core::OperatorPresence]) {
+        for status in [
+            replyx_protocol::PresenceState::Online,
+            replyx_protocol::PresenceState::Away,
+            replyx_protocol::PresenceState::Offline,
+        ] {
+            let n = all.iter().filter(|p| p.status == status).count();
+            self.inner
+                .operators_present
+                .with_label_values(&[status.as_str()])
+                .set(n as i64);
+        }
+    }
+
+    pub(crate) fn assigned(&self) {
+        self.inner.assignments.inc();
+    }
+
+    pub(crate) fn rated(&self, score: u8) {
+        if (1..=5).contains(&score) {
+            self.inner
+                .ratings
+                .with_label_values(&[&score.to_string()])
+                .inc();
+        }
     }
 
     pub(crate) fn bus_traffic(&self, way: BrokerTraffic, body: &'static str) {

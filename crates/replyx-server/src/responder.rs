@@ -28,7 +28,14 @@ async fn answer(
     let Some(dialog) = state.store.dialog(dialog_id).await? else {
         return Ok(());
     };
-    if dialog.status != DialogStatus::Ai {
+    // The assistant answers its own dialogs, and keeps answering a visitor waiting
+    // for an operator while no operator is online.
+    let answers = match dialog.status {
+        DialogStatus::Ai => true,
+        DialogStatus::WaitingOperator => dialog_service::nobody_online(state).await,
+        _ => false,
+    };
+    if !answers {
         return Ok(());
     }
     let Some(assistant) = state.store.assistant(dialog.assistant_id).await? else {
@@ -58,7 +65,7 @@ async fn answer(
                 client_msg_id: None,
                 operator: None,
                 internal: false,
-                require_status: Some(DialogStatus::Ai),
+                require_status: Some(dialog.status),
             };
             let result = dialog_service::post_message(state, message).await;
             dialog_service::publish_signal(state, dialog_id, typing(TypingState::Stop)).await;

@@ -38,8 +38,12 @@ pub struct Inner {
     pub visitor_requests: PerIpLimiter,
     /// Login throttling and the bound on password hashing.
     pub login: crate::auth::login_guard::LoginGuard,
+    /// Operator sessions: the live check behind every operator request and socket.
+    pub sessions: crate::auth::sessions::OperatorSessions,
     /// The delivery canary's last result.
     pub canary: crate::canary::Canary,
+    /// The operators' consoles open on this process (their presence).
+    pub consoles: Arc<crate::presence::Consoles>,
     /// This process's id (random at start): tells two processes on one database, or
     /// the two colours behind a proxy, apart.
     pub instance_id: String,

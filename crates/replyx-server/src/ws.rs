@@ -36,8 +36,13 @@ fn configure(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
         .max_frame_size(hard_max)
 }
 
-/// Checks common to every way in: not draining, under the per-IP connect rate.
-fn admit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), CloseCode> {
+/// Checks common to every way in: not draining, under the per-IP connect rate. Returns
+/// the client's address (behind trusted proxies, the one they name).
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<std::net::IpAddr, CloseCode> {
     if state.lifecycle.is_draining() {
         return Err(CloseCode::ServiceRestart);
     }
@@ -45,7 +50,8 @@ fn admit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), 
     state
         .ws_connects
         .check(ip)
-        .map_err(|_| CloseCode::RateLimited)
+        .map_err(|_| CloseCode::RateLimited)?;
+    Ok(ip)
 }
 
 /// Parses the dialog id of the path (unknown shape: 4004).
@@ -54,7 +60,10 @@ fn dialog_id(raw: &str) -> Result<DialogId, CloseCode> {
 }
 
 /// Parses `since` (malformed: 1008).
-fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
+///
+/// Public only so that the fuzz targets (`fuzz/`) can reach this parser of client input;
+/// the socket handlers are its one caller in the server.
+pub fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
     match query_param(query, "since") {
         None => Ok(None),
         Some(s) if s.is_empty() => Ok(None),
@@ -66,7 +75,10 @@ fn since(query: Option<&str>) -> Result<Option<Seq>, CloseCode> {
 }
 
 /// Parses `client_id` (malformed: 1008).
-fn client_id(query: Option<&str>) -> Result<Option<ClientId>, CloseCode> {
+///
+/// Public only so that the fuzz targets (`fuzz/`) can reach this parser of client input;
+/// the socket handlers are its one caller in the server.
+pub fn client_id(query: Option<&str>) -> Result<Option<ClientId>, CloseCode> {
     match query_param(query, "client_id") {
         None => Ok(None),
         Some(s) => ClientId::parse(&s)
@@ -94,6 +106,32 @@ async fn load_dialog(
         Ok(None) => Err(CloseCode::NotFound),
         Err(_) => Err(CloseCode::InternalError),
     }
+}
+
+/// Refuses an anonymous visitor's dialog when its assistant enforces identity (4002):
+/// a dialog opened before the switch stops being reachable. A verified visitor's
+/// dialog needs no look at the assistant (`assistant`: the one already loaded, if any).
+async fn check_identity(
+    state: &AppState,
+    dialog: &replyx_core::model::DialogRecord,
+    assistant: Option<&replyx_core::Assistant>,
+) -> Result<(), CloseCode> {
+    if dialog.visitor.is_some() {
+        return Ok(());
+    }
+    let mode = match assistant {
+        Some(a) => a.identity_mode,
+        None => match state.store.assistant(dialog.assistant_id).await {
+            Ok(Some(a)) => a.identity_mode,
+            Ok(None) => return Err(CloseCode::NotFound),
+            Err(_) => return Err(CloseCode::InternalError),
+        },
+    };
+    if mode == replyx_core::IdentityMode::Enforce {
+        state.metrics.identity_checked("required");
+        return Err(CloseCode::AuthFailed);
+    }
+    Ok(())
 }
 
 /// Checks a guest token for `dialog` through `via`: 4001 expired, 4002 otherwise bad.

@@ -4,12 +4,19 @@
 //! contiguous, unique seqs. Idempotency and "one open dialog per guest" are unique
 //! indexes, as on SQLite. Message appends are group-committed per node.
 
-mod accounts;
+mod assistants;
+mod canned;
 mod changes;
 mod dialogs;
 mod events;
+mod feedback;
 mod group_commit;
+mod identity;
+mod operators;
+mod presence;
+mod routing;
 mod rows;
+mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,10 +25,14 @@ use replyx_core::handoff::HandoffAction;
 use replyx_core::model::{DialogQuery, DialogRecord};
 use replyx_core::store::ChangeCursor;
 use replyx_core::{
-    Appended, Assistant, AssistantPatch, ChangeBatch, NewAssistant, NewMessage, NewOperator,
-    Operator, OperatorRecord, Store, StoreError, StoredEvent, Stream,
+    Appended, Assistant, AssistantPatch, CannedResponse, ChangeBatch, GuestDialog, IdentityKey,
+    NewAssistant, NewMessage, NewOperator, NewSession, Operator, OperatorPatch, OperatorPresence,
+    OperatorRecord, PresenceChange, SessionRecord, Store, StoreError, StoredEvent, Stream,
 };
-use replyx_protocol::{AssistantId, DialogId, DialogSummary, GuestId, OperatorId, Reader, Seq};
+use replyx_protocol::{
+    AssistantId, DialogId, DialogSummary, GuestId, OperatorId, PresenceState, Rating, Reader, Seq,
+    SessionId, VisitorContext, VisitorIdentity,
+};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -105,6 +116,9 @@ impl PgStore {
 /// Maps a database error: unique violations are conflicts; deadlocks, serialization
 /// failures, an unreachable server or a pool that timed out are `Unavailable` (a later
 /// try may succeed); the rest is `Backend`.
+/// Attempts of one auto-assignment when other nodes keep taking the picks first.
+const ASSIGN_ATTEMPTS: usize = 20;
+
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -148,19 +162,68 @@ impl Store for PgStore {
     }
 
     async fn create_operator(&self, new: NewOperator) -> Result<Operator, StoreError> {
-        accounts::create_operator(&self.pool, new).await
+        operators::create(&self.pool, new).await
     }
 
     async fn operator_by_email(&self, email: &str) -> Result<Option<OperatorRecord>, StoreError> {
-        accounts::operator_by_email(&self.pool, email).await
+        operators::by_email(&self.pool, email).await
     }
 
     async fn operator(&self, id: OperatorId) -> Result<Option<Operator>, StoreError> {
-        accounts::operator(&self.pool, id).await
+        operators::by_id(&self.pool, id).await
+    }
+
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        operators::list(&self.pool).await
+    }
+
+    async fn update_operator(
+        &self,
+        id: OperatorId,
+        patch: OperatorPatch,
+    ) -> Result<Operator, StoreError> {
+        operators::update(&self.pool, id, patch).await
+    }
+
+    async fn operator_password_hash(&self, id: OperatorId) -> Result<Option<String>, StoreError> {
+        operators::password_hash(&self.pool, id).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        sessions::create(&self.pool, session).await
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        sessions::get(&self.pool, id).await
+    }
+
+    async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
+        sessions::revoke(&self.pool, id).await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        operator: OperatorId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
+        sessions::revoke_all(&self.pool, operator, keep).await
+    }
+
+    async fn create_ticket(
+        &self,
+        hash: &str,
+        session: SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sessions::create_ticket(&self.pool, hash, session, expires_at).await
+    }
+
+    async fn take_ticket(&self, hash: &str) -> Result<Option<SessionId>, StoreError> {
+        sessions::take_ticket(&self.pool, hash).await
     }
 
     async fn create_assistant(&self, new: NewAssistant) -> Result<Assistant, StoreError> {
-        accounts::create_assistant(&self.pool, new).await
+        assistants::create_assistant(&self.pool, new).await
     }
 
     async fn update_assistant(
@@ -169,17 +232,62 @@ impl Store for PgStore {
         patch: AssistantPatch,
     ) -> Result<Assistant, StoreError> {
         let mut tx = self.begin().await?;
-        let updated = accounts::update_assistant(&mut tx, id, patch).await?;
+        let updated = assistants::update_assistant(&mut tx, id, patch).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }
 
     async fn assistant(&self, id: AssistantId) -> Result<Option<Assistant>, StoreError> {
-        accounts::assistant(&self.pool, id).await
+        assistants::assistant(&self.pool, id).await
     }
 
     async fn list_assistants(&self) -> Result<Vec<Assistant>, StoreError> {
-        accounts::list_assistants(&self.pool).await
+        assistants::list_assistants(&self.pool).await
+    }
+
+    async fn add_identity_key(
+        &self,
+        assistant: AssistantId,
+        key: IdentityKey,
+    ) -> Result<(), StoreError> {
+        identity::add_key(&self.pool, assistant, key).await
+    }
+
+    async fn identity_keys(&self, assistant: AssistantId) -> Result<Vec<IdentityKey>, StoreError> {
+        identity::keys(&self.pool, assistant).await
+    }
+
+    async fn remove_identity_key(
+        &self,
+        assistant: AssistantId,
+        kid: &str,
+    ) -> Result<bool, StoreError> {
+        identity::remove_key(&self.pool, assistant, kid).await
+    }
+
+    async fn identify_visitor(
+        &self,
+        assistant: AssistantId,
+        identity: &VisitorIdentity,
+    ) -> Result<GuestId, StoreError> {
+        identity::identify(&self.pool, assistant, identity).await
+    }
+
+    async fn verified_visitor(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+    ) -> Result<Option<VisitorIdentity>, StoreError> {
+        identity::verified(&self.pool, assistant, guest).await
+    }
+
+    async fn guest_dialogs(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+        limit: u32,
+    ) -> Result<Vec<GuestDialog>, StoreError> {
+        identity::guest_dialogs(&self.pool, assistant, guest, limit).await
     }
 
     async fn open_dialog(
@@ -227,7 +335,7 @@ impl Store for PgStore {
         max_held: u64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = events::handoff(&mut tx, dialog, action, max_held, &self.origin).await?;
+        let stored = routing::handoff(&mut tx, dialog, action, max_held, &self.origin).await?;
         tx.commit().await.map_err(backend)?;
         Ok(stored)
     }
@@ -264,8 +372,108 @@ impl Store for PgStore {
         dialogs::mark_read(&self.pool, dialog, reader, up_to).await
     }
 
+    async fn visitor_position(&self, dialog: DialogId, seq: Seq) -> Result<Seq, StoreError> {
+        events::visitor_position(&self.pool, dialog, seq).await
+    }
+
     async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError> {
         events::trim(&self.pool, dialog, keep).await
+    }
+
+    async fn presence_seen(&self, operators: &[OperatorId]) -> Result<(), StoreError> {
+        presence::seen(&self.pool, operators).await
+    }
+
+    async fn set_presence_choice(
+        &self,
+        operator: OperatorId,
+        chosen: PresenceState,
+    ) -> Result<(), StoreError> {
+        presence::choose(&self.pool, operator, chosen).await
+    }
+
+    async fn settle_presence(
+        &self,
+        seen_after: DateTime<Utc>,
+    ) -> Result<Vec<PresenceChange>, StoreError> {
+        presence::settle(&self.pool, seen_after).await
+    }
+
+    async fn presence(&self, default_max: u64) -> Result<Vec<OperatorPresence>, StoreError> {
+        presence::list(&self.pool, default_max).await
+    }
+
+    async fn assign_next(&self, default_max: u64) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        // Nodes assigning at once meet on row locks; the one that finds its pick taken
+        // tries again with what is left rather than report "nothing to do".
+        for _ in 0..ASSIGN_ATTEMPTS {
+            let mut tx = self.begin().await?;
+            match routing::assign_next(&mut tx, default_max, &self.origin).await? {
+                routing::Attempt::Given(events) => {
+                    tx.commit().await.map_err(backend)?;
+                    return Ok(Some(events));
+                }
+                routing::Attempt::Nothing => return Ok(None),
+                routing::Attempt::Contended => tx.rollback().await.map_err(backend)?,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn held_dialogs(&self, operator: OperatorId) -> Result<Vec<DialogId>, StoreError> {
+        routing::held(&self.pool, operator).await
+    }
+
+    async fn queue(&self, assistant: AssistantId) -> Result<Vec<DialogId>, StoreError> {
+        routing::queue(&self.pool, assistant).await
+    }
+
+    async fn recent_waits(
+        &self,
+        assistant: AssistantId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        routing::recent_waits(&self.pool, assistant, since, limit).await
+    }
+
+    async fn set_context(
+        &self,
+        dialog: DialogId,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        feedback::set_context(&self.pool, dialog, context).await
+    }
+
+    async fn rate(&self, dialog: DialogId, rating: Rating) -> Result<StoredEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let event = feedback::rate(&mut tx, dialog, rating, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(event)
+    }
+
+    async fn canned_responses(
+        &self,
+        assistant: AssistantId,
+    ) -> Result<Vec<CannedResponse>, StoreError> {
+        canned::list(&self.pool, assistant).await
+    }
+
+    async fn add_canned_response(&self, response: CannedResponse) -> Result<(), StoreError> {
+        canned::add(&self.pool, response).await
+    }
+
+    async fn update_canned_response(
+        &self,
+        id: &str,
+        shortcut: Option<String>,
+        text: Option<String>,
+    ) -> Result<CannedResponse, StoreError> {
+        canned::update(&self.pool, id, shortcut, text).await
+    }
+
+    async fn remove_canned_response(&self, id: &str) -> Result<bool, StoreError> {
+        canned::remove(&self.pool, id).await
     }
 
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError> {

@@ -7,11 +7,17 @@ mod assistants;
 mod changes;
 mod checkpoint;
 pub use checkpoint::Checkpoint;
+mod canned;
 mod dialogs;
 mod events;
+mod feedback;
 mod group_commit;
+mod identity;
 mod operators;
+mod presence;
+mod routing;
 mod rows;
+mod sessions;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,10 +26,14 @@ use replyx_core::handoff::HandoffAction;
 use replyx_core::model::{DialogQuery, DialogRecord};
 use replyx_core::store::ChangeCursor;
 use replyx_core::{
-    Appended, Assistant, AssistantPatch, ChangeBatch, NewAssistant, NewMessage, NewOperator,
-    Operator, OperatorRecord, Store, StoreError, StoredEvent, Stream,
+    Appended, Assistant, AssistantPatch, CannedResponse, ChangeBatch, GuestDialog, IdentityKey,
+    NewAssistant, NewMessage, NewOperator, NewSession, Operator, OperatorPatch, OperatorPresence,
+    OperatorRecord, PresenceChange, SessionRecord, Store, StoreError, StoredEvent, Stream,
 };
-use replyx_protocol::{AssistantId, DialogId, DialogSummary, GuestId, OperatorId, Reader, Seq};
+use replyx_protocol::{
+    AssistantId, DialogId, DialogSummary, GuestId, OperatorId, PresenceState, Rating, Reader, Seq,
+    SessionId, VisitorContext, VisitorIdentity,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::str::FromStr;
@@ -202,6 +212,55 @@ impl Store for SqliteStore {
         operators::by_id(&self.read, id).await
     }
 
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        operators::list(&self.read).await
+    }
+
+    async fn update_operator(
+        &self,
+        id: OperatorId,
+        patch: OperatorPatch,
+    ) -> Result<Operator, StoreError> {
+        operators::update(&self.write, id, patch).await
+    }
+
+    async fn operator_password_hash(&self, id: OperatorId) -> Result<Option<String>, StoreError> {
+        operators::password_hash(&self.read, id).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        sessions::create(&self.write, session).await
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        sessions::get(&self.read, id).await
+    }
+
+    async fn revoke_session(&self, id: SessionId) -> Result<bool, StoreError> {
+        sessions::revoke(&self.write, id).await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        operator: OperatorId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
+        sessions::revoke_all(&self.write, operator, keep).await
+    }
+
+    async fn create_ticket(
+        &self,
+        hash: &str,
+        session: SessionId,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sessions::create_ticket(&self.write, hash, session, expires_at).await
+    }
+
+    async fn take_ticket(&self, hash: &str) -> Result<Option<SessionId>, StoreError> {
+        sessions::take_ticket(&self.write, hash).await
+    }
+
     async fn create_assistant(&self, new: NewAssistant) -> Result<Assistant, StoreError> {
         assistants::create(&self.write, new).await
     }
@@ -223,6 +282,51 @@ impl Store for SqliteStore {
 
     async fn list_assistants(&self) -> Result<Vec<Assistant>, StoreError> {
         assistants::list(&self.read).await
+    }
+
+    async fn add_identity_key(
+        &self,
+        assistant: AssistantId,
+        key: IdentityKey,
+    ) -> Result<(), StoreError> {
+        identity::add_key(&self.write, assistant, key).await
+    }
+
+    async fn identity_keys(&self, assistant: AssistantId) -> Result<Vec<IdentityKey>, StoreError> {
+        identity::keys(&self.read, assistant).await
+    }
+
+    async fn remove_identity_key(
+        &self,
+        assistant: AssistantId,
+        kid: &str,
+    ) -> Result<bool, StoreError> {
+        identity::remove_key(&self.write, assistant, kid).await
+    }
+
+    async fn identify_visitor(
+        &self,
+        assistant: AssistantId,
+        identity: &VisitorIdentity,
+    ) -> Result<GuestId, StoreError> {
+        identity::identify(&self.write, assistant, identity).await
+    }
+
+    async fn verified_visitor(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+    ) -> Result<Option<VisitorIdentity>, StoreError> {
+        identity::verified(&self.read, assistant, guest).await
+    }
+
+    async fn guest_dialogs(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+        limit: u32,
+    ) -> Result<Vec<GuestDialog>, StoreError> {
+        identity::guest_dialogs(&self.read, assistant, guest, limit).await
     }
 
     async fn open_dialog(
@@ -259,7 +363,7 @@ impl Store for SqliteStore {
         max_held: u64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut tx = self.begin().await?;
-        let stored = events::handoff(&mut tx, dialog, action, max_held, &self.origin).await?;
+        let stored = routing::handoff(&mut tx, dialog, action, max_held, &self.origin).await?;
         tx.commit().await.map_err(backend)?;
         Ok(stored)
     }
@@ -299,8 +403,103 @@ impl Store for SqliteStore {
         Ok(mark)
     }
 
+    async fn visitor_position(&self, dialog: DialogId, seq: Seq) -> Result<Seq, StoreError> {
+        events::visitor_position(&self.read, dialog, seq).await
+    }
+
     async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError> {
         events::trim(&self.write, dialog, keep).await
+    }
+
+    async fn presence_seen(&self, operators: &[OperatorId]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        presence::seen(&mut tx, operators).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_presence_choice(
+        &self,
+        operator: OperatorId,
+        chosen: PresenceState,
+    ) -> Result<(), StoreError> {
+        presence::choose(&self.write, operator, chosen).await
+    }
+
+    async fn settle_presence(
+        &self,
+        seen_after: DateTime<Utc>,
+    ) -> Result<Vec<PresenceChange>, StoreError> {
+        let mut tx = self.begin().await?;
+        let changes = presence::settle(&mut tx, seen_after).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(changes)
+    }
+
+    async fn presence(&self, default_max: u64) -> Result<Vec<OperatorPresence>, StoreError> {
+        presence::list(&self.read, default_max).await
+    }
+
+    async fn assign_next(&self, default_max: u64) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let assigned = routing::assign_next(&mut tx, default_max, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(assigned)
+    }
+
+    async fn held_dialogs(&self, operator: OperatorId) -> Result<Vec<DialogId>, StoreError> {
+        routing::held(&self.read, operator).await
+    }
+
+    async fn queue(&self, assistant: AssistantId) -> Result<Vec<DialogId>, StoreError> {
+        routing::queue(&self.read, assistant).await
+    }
+
+    async fn recent_waits(
+        &self,
+        assistant: AssistantId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        routing::recent_waits(&self.read, assistant, since, limit).await
+    }
+
+    async fn set_context(
+        &self,
+        dialog: DialogId,
+        context: &VisitorContext,
+    ) -> Result<(), StoreError> {
+        feedback::set_context(&self.write, dialog, context).await
+    }
+
+    async fn rate(&self, dialog: DialogId, rating: Rating) -> Result<StoredEvent, StoreError> {
+        let mut tx = self.begin().await?;
+        let event = feedback::rate(&mut tx, dialog, rating, &self.origin).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(event)
+    }
+
+    async fn canned_responses(
+        &self,
+        assistant: AssistantId,
+    ) -> Result<Vec<CannedResponse>, StoreError> {
+        canned::list(&self.read, assistant).await
+    }
+
+    async fn add_canned_response(&self, response: CannedResponse) -> Result<(), StoreError> {
+        canned::add(&self.write, response).await
+    }
+
+    async fn update_canned_response(
+        &self,
+        id: &str,
+        shortcut: Option<String>,
+        text: Option<String>,
+    ) -> Result<CannedResponse, StoreError> {
+        canned::update(&self.write, id, shortcut, text).await
+    }
+
+    async fn remove_canned_response(&self, id: &str) -> Result<bool, StoreError> {
+        canned::remove(&self.write, id).await
     }
 
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError> {

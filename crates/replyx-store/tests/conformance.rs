@@ -85,6 +85,85 @@ async fn a_client_msg_id_is_stored_once_per_dialog(store: Arc<dyn Store>, _b: Ar
     assert_eq!(store.dialog(d.id).await.unwrap().unwrap().last_seq, Seq(1));
 }
 
+/// A `client_msg_id` is one sender's idempotency key: the visitor, each operator, the
+/// assistant. Another sender's message with the same key is a message of its own (it
+/// was answered with the first sender's event, stored nothing, and for a visitor
+/// reusing a note's key ended in a 500); a retry by the same sender still returns its
+/// first copy.
+async fn a_client_msg_id_is_scoped_to_its_sender(store: Arc<dyn Store>, _b: Arc<dyn Store>) {
+    let asst = assistant(store.as_ref(), None).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0010").unwrap())
+        .await
+        .unwrap();
+    let ann = op(store.as_ref(), "Ann").await;
+    let bob = op(store.as_ref(), "Bob").await;
+    let by =
+        |who: &replyx_protocol::OperatorRef, text: &str, key: &str, internal: bool| NewMessage {
+            sender: Sender::Operator,
+            operator: Some(who.clone()),
+            ..message(d.id, text, Some(key), internal)
+        };
+    let visitor = store
+        .append_message(message(d.id, "visitor", Some("k"), false))
+        .await
+        .unwrap();
+    let reply = store
+        .append_message(by(&ann, "ann", "k", false))
+        .await
+        .unwrap();
+    assert!(!reply.duplicate, "an operator's key is not the visitor's");
+    assert_eq!(reply.event.seq, Seq(2));
+    let other = store
+        .append_message(by(&bob, "bob", "k", false))
+        .await
+        .unwrap();
+    assert!(!other.duplicate, "nor another operator's");
+    let retry = store
+        .append_message(by(&ann, "again", "k", true))
+        .await
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(
+        retry.event, reply.event,
+        "a retry returns the sender's own first copy"
+    );
+    let retry = store
+        .append_message(message(d.id, "visitor again", Some("k"), false))
+        .await
+        .unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.event, visitor.event);
+
+    let note = store
+        .append_message(by(&ann, "note", "n", true))
+        .await
+        .unwrap();
+    let mine = store
+        .append_message(message(d.id, "visitor n", Some("n"), false))
+        .await
+        .unwrap();
+    assert!(!mine.duplicate, "a note's key is not the visitor's");
+    assert!(mine.event.to_wire(Stream::Visitor).is_some());
+    assert_eq!(
+        (note.event.seq, mine.event.seq),
+        (Seq(4), Seq(5)),
+        "each stored once, in order"
+    );
+    let assistant_says = NewMessage {
+        sender: Sender::Assistant,
+        ..message(d.id, "bot", Some("n"), false)
+    };
+    assert!(
+        !store
+            .append_message(assistant_says)
+            .await
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(store.dialog(d.id).await.unwrap().unwrap().last_seq, Seq(6));
+}
+
 async fn the_visitor_stream_skips_notes_and_links_prev_seq_over_them(
     store: Arc<dyn Store>,
     _b: Arc<dyn Store>,
@@ -359,14 +438,51 @@ async fn trimming_keeps_the_newest_events_and_the_seq_counter(
     assert_eq!(next.event.seq, Seq(11));
 }
 
+/// Read marks are shown to visitors in their own stream's numbering: the newest
+/// visitor-visible seq at or below the mark, never a seq that counts internal notes.
+async fn a_position_maps_to_the_newest_visitor_seq_at_or_below_it(
+    store: Arc<dyn Store>,
+    _b: Arc<dyn Store>,
+) {
+    let asst = assistant(store.as_ref(), Some("W")).await;
+    let (d, _, _) = store
+        .open_dialog(&asst, &GuestId::parse("guest-0009").unwrap())
+        .await
+        .unwrap();
+    // 1 welcome, 2 visitor, 3 and 4 notes, 5 reply, 6 note.
+    store
+        .append_message(message(d.id, "hello", None, false))
+        .await
+        .unwrap();
+    for internal in [true, true, false, true] {
+        store
+            .append_message(message(d.id, "op", None, internal))
+            .await
+            .unwrap();
+    }
+    let mut mapped = Vec::new();
+    for seq in 0..=8 {
+        mapped.push(store.visitor_position(d.id, Seq(seq)).await.unwrap().0);
+    }
+    assert_eq!(mapped, [0, 1, 2, 2, 2, 5, 5, 5, 5]);
+    assert!(matches!(
+        store
+            .visitor_position(replyx_protocol::DialogId::new(), Seq(1))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 backend_suite!(sqlite = crate::support::sqlite_pair, postgres = crate::support::pg_pair;
     a_new_dialog_stores_its_welcome_as_seq_1_and_a_reload_adds_nothing,
     concurrent_appends_from_two_handles_get_contiguous_unique_seqs,
     a_client_msg_id_is_stored_once_per_dialog,
+    a_client_msg_id_is_scoped_to_its_sender,
     the_visitor_stream_skips_notes_and_links_prev_seq_over_them,
     handoff_stores_status_and_notice_atomically_and_guards_conditional_appends,
     read_marks_only_move_forward_and_never_past_the_log,
     the_change_feed_returns_only_other_processes_rows_in_order,
     the_change_feed_says_when_a_page_was_full,
     trimming_keeps_the_newest_events_and_the_seq_counter,
+    a_position_maps_to_the_newest_visitor_seq_at_or_below_it,
 );

@@ -69,6 +69,33 @@ impl Api {
         .await
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Self::auth(
+            self.http.patch(format!("{}{path}", self.base)).json(&body),
+            token,
+        ))
+        .await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Self::auth(
+            self.http.put(format!("{}{path}", self.base)).json(&body),
+            token,
+        ))
+        .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Self::auth(
+            self.http.delete(format!("{}{path}", self.base)),
+            token,
+        ))
+        .await
+    }
+
     /// `POST path` with a JSON body and an `Origin` header.
     pub async fn post_from(
         &self,
@@ -140,6 +167,7 @@ pub async fn create_operator(server: &TestServer, email: &str, name: &str, passw
             email: email.into(),
             name: name.into(),
             password_hash: hash,
+            role: replyx_core::Role::Admin,
         })
         .await
         .expect("operator created");
@@ -248,14 +276,45 @@ impl Fixture {
         dialog_id: &str,
         since: Option<u64>,
     ) -> WsClient {
-        let mut url = format!(
-            "{ws_base}/ws/dialogs/{dialog_id}?token={}",
-            self.operator_token
-        );
+        let mut url = format!("{ws_base}/ws/dialogs/{dialog_id}");
         if let Some(s) = since {
-            url.push_str(&format!("&since={s}"));
+            url.push_str(&format!("?since={s}"));
         }
-        WsClient::connect(&url, None).await.expect("admin socket")
+        WsClient::connect_operator(&url, &self.operator_token)
+            .await
+            .expect("admin socket")
+    }
+
+    /// Opens this operator's console feed (`/ws/admin/inbox`: the console that makes
+    /// an operator present) and waits until the server announces them online. For an
+    /// operator without another console open: a second one changes nothing to announce.
+    pub async fn console(&self, ws_base: &str) -> WsClient {
+        let (status, me) = self
+            .api
+            .get("/api/auth/me", Some(&self.operator_token))
+            .await;
+        assert_eq!(status, 200, "{me}");
+        let id = me["id"].clone();
+        let mut feed =
+            WsClient::connect_operator(&format!("{ws_base}/ws/admin/inbox"), &self.operator_token)
+                .await
+                .expect("console feed");
+        feed.until(|f| {
+            f["type"] == "operator.presence" && f["operator"]["id"] == id && f["status"] == "online"
+        })
+        .await;
+        feed
+    }
+
+    /// Opens another console feed of this operator, who is online already (nothing is
+    /// announced): past its handshake.
+    pub async fn console_again(&self, ws_base: &str) -> WsClient {
+        let mut feed =
+            WsClient::connect_operator(&format!("{ws_base}/ws/admin/inbox"), &self.operator_token)
+                .await
+                .expect("console feed");
+        feed.handshake().await;
+        feed
     }
 
     /// Posts an operator message (or note).

@@ -161,8 +161,8 @@ async fn round(
     let ok = |what: String| log.lock().expect("log").passed.push(what);
 
     at(format!("inbox feed on C {}", name(2)));
-    let inbox_url = format!("{}/ws/admin/inbox?token={}", ws[2], fx.operator_token);
-    let mut inbox = WsClient::connect(&inbox_url, None)
+    let inbox_url = format!("{}/ws/admin/inbox", ws[2]);
+    let mut inbox = WsClient::connect_operator(&inbox_url, &fx.operator_token)
         .await
         .expect("inbox socket");
     inbox.handshake().await;

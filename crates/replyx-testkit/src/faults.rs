@@ -295,6 +295,52 @@ impl Store for FaultyStore {
     async fn operator(&self, id: OperatorId) -> Result<Option<Operator>, StoreError> {
         self.inner.operator(id).await
     }
+    async fn list_operators(&self) -> Result<Vec<Operator>, StoreError> {
+        self.inner.list_operators().await
+    }
+    async fn update_operator(
+        &self,
+        id: OperatorId,
+        patch: replyx_core::OperatorPatch,
+    ) -> Result<Operator, StoreError> {
+        self.inner.update_operator(id, patch).await
+    }
+    async fn operator_password_hash(&self, id: OperatorId) -> Result<Option<String>, StoreError> {
+        self.inner.operator_password_hash(id).await
+    }
+    async fn create_session(&self, session: replyx_core::NewSession) -> Result<(), StoreError> {
+        self.inner.create_session(session).await
+    }
+    async fn session(
+        &self,
+        id: replyx_protocol::SessionId,
+    ) -> Result<Option<replyx_core::SessionRecord>, StoreError> {
+        self.inner.session(id).await
+    }
+    async fn revoke_session(&self, id: replyx_protocol::SessionId) -> Result<bool, StoreError> {
+        self.inner.revoke_session(id).await
+    }
+    async fn revoke_sessions(
+        &self,
+        operator: OperatorId,
+        keep: Option<replyx_protocol::SessionId>,
+    ) -> Result<u64, StoreError> {
+        self.inner.revoke_sessions(operator, keep).await
+    }
+    async fn create_ticket(
+        &self,
+        hash: &str,
+        session: replyx_protocol::SessionId,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.create_ticket(hash, session, expires_at).await
+    }
+    async fn take_ticket(
+        &self,
+        hash: &str,
+    ) -> Result<Option<replyx_protocol::SessionId>, StoreError> {
+        self.inner.take_ticket(hash).await
+    }
     async fn create_assistant(&self, new: NewAssistant) -> Result<Assistant, StoreError> {
         self.inner.create_assistant(new).await
     }
@@ -310,6 +356,48 @@ impl Store for FaultyStore {
     }
     async fn list_assistants(&self) -> Result<Vec<Assistant>, StoreError> {
         self.inner.list_assistants().await
+    }
+    async fn add_identity_key(
+        &self,
+        assistant: AssistantId,
+        key: replyx_core::IdentityKey,
+    ) -> Result<(), StoreError> {
+        self.inner.add_identity_key(assistant, key).await
+    }
+    async fn identity_keys(
+        &self,
+        assistant: AssistantId,
+    ) -> Result<Vec<replyx_core::IdentityKey>, StoreError> {
+        self.inner.identity_keys(assistant).await
+    }
+    async fn remove_identity_key(
+        &self,
+        assistant: AssistantId,
+        kid: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner.remove_identity_key(assistant, kid).await
+    }
+    async fn identify_visitor(
+        &self,
+        assistant: AssistantId,
+        identity: &replyx_protocol::VisitorIdentity,
+    ) -> Result<GuestId, StoreError> {
+        self.inner.identify_visitor(assistant, identity).await
+    }
+    async fn verified_visitor(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+    ) -> Result<Option<replyx_protocol::VisitorIdentity>, StoreError> {
+        self.inner.verified_visitor(assistant, guest).await
+    }
+    async fn guest_dialogs(
+        &self,
+        assistant: AssistantId,
+        guest: &GuestId,
+        limit: u32,
+    ) -> Result<Vec<replyx_core::GuestDialog>, StoreError> {
+        self.inner.guest_dialogs(assistant, guest, limit).await
     }
     async fn open_dialog(
         &self,
@@ -367,8 +455,87 @@ impl Store for FaultyStore {
     ) -> Result<Seq, StoreError> {
         self.inner.mark_read(dialog, reader, up_to).await
     }
+    async fn visitor_position(&self, dialog: DialogId, seq: Seq) -> Result<Seq, StoreError> {
+        self.inner.visitor_position(dialog, seq).await
+    }
     async fn trim_events(&self, dialog: DialogId, keep: u32) -> Result<u64, StoreError> {
         self.inner.trim_events(dialog, keep).await
+    }
+    async fn presence_seen(&self, operators: &[OperatorId]) -> Result<(), StoreError> {
+        self.inner.presence_seen(operators).await
+    }
+    async fn set_presence_choice(
+        &self,
+        operator: OperatorId,
+        chosen: replyx_protocol::PresenceState,
+    ) -> Result<(), StoreError> {
+        self.inner.set_presence_choice(operator, chosen).await
+    }
+    async fn settle_presence(
+        &self,
+        seen_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<replyx_core::PresenceChange>, StoreError> {
+        self.inner.settle_presence(seen_after).await
+    }
+    async fn presence(
+        &self,
+        default_max: u64,
+    ) -> Result<Vec<replyx_core::OperatorPresence>, StoreError> {
+        self.inner.presence(default_max).await
+    }
+    async fn assign_next(&self, default_max: u64) -> Result<Option<Vec<StoredEvent>>, StoreError> {
+        self.inner.assign_next(default_max).await
+    }
+    async fn held_dialogs(&self, operator: OperatorId) -> Result<Vec<DialogId>, StoreError> {
+        self.inner.held_dialogs(operator).await
+    }
+    async fn queue(&self, assistant: AssistantId) -> Result<Vec<DialogId>, StoreError> {
+        self.inner.queue(assistant).await
+    }
+    async fn recent_waits(
+        &self,
+        assistant: AssistantId,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.inner.recent_waits(assistant, since, limit).await
+    }
+    async fn set_context(
+        &self,
+        dialog: DialogId,
+        context: &replyx_protocol::VisitorContext,
+    ) -> Result<(), StoreError> {
+        self.inner.set_context(dialog, context).await
+    }
+    async fn rate(
+        &self,
+        dialog: DialogId,
+        rating: replyx_protocol::Rating,
+    ) -> Result<StoredEvent, StoreError> {
+        self.inner.rate(dialog, rating).await
+    }
+    async fn canned_responses(
+        &self,
+        assistant: AssistantId,
+    ) -> Result<Vec<replyx_core::CannedResponse>, StoreError> {
+        self.inner.canned_responses(assistant).await
+    }
+    async fn add_canned_response(
+        &self,
+        response: replyx_core::CannedResponse,
+    ) -> Result<(), StoreError> {
+        self.inner.add_canned_response(response).await
+    }
+    async fn update_canned_response(
+        &self,
+        id: &str,
+        shortcut: Option<String>,
+        text: Option<String>,
+    ) -> Result<replyx_core::CannedResponse, StoreError> {
+        self.inner.update_canned_response(id, shortcut, text).await
+    }
+    async fn remove_canned_response(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.remove_canned_response(id).await
     }
     async fn append_signal(&self, signal: &Signal) -> Result<(), StoreError> {
         self.inner.append_signal(signal).await

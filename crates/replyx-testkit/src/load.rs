@@ -1,5 +1,6 @@
 //! A lean load generator with a seq audit, for the deploy test and the benchmarks: many
-//! visitor/operator pairs per process exchanging messages over HTTP while their sockets
+//! visitor/operator pairs per process exchanging messages (over HTTP, or as
+//! `message.send` frames on their own sockets: `SendVia`) while their sockets
 //! record every event, reconnecting with `since` whenever they are closed (a deploy's
 //! 1012, a dropped link). At the end every socket's stream is compared with the server's
 //! log: nothing may be missing or repeated. Optionally, a reconnect storm
@@ -53,6 +54,20 @@ pub struct ChatLoad {
     /// With it, every second pair is a visitor of the widget embedded on a customer
     /// page (`/api/site`, `/ws/site`, with `Origin`) instead of the iframe widget.
     pub site: Option<SiteEntry>,
+    /// How messages are sent.
+    pub send_via: SendVia,
+}
+
+/// How the pairs send their messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SendVia {
+    /// `POST .../messages`.
+    #[default]
+    Http,
+    /// `message.send` on the sender's own socket, answered by `message.ack`; a send the
+    /// socket does not answer (it closed, or 5 s passed) goes by POST with the same key,
+    /// as the widget does.
+    Socket,
 }
 
 /// The site way in: a site token and the page origin its assistant allows.

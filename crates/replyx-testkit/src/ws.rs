@@ -35,11 +35,40 @@ impl WsClient {
         url: &str,
         origin: Option<&str>,
     ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        Self::connect_with(url, origin, None).await
+    }
+
+    /// Connects as an operator: the token goes in `Authorization`, never in the URL.
+    ///
+    /// # Errors
+    /// The handshake failed.
+    pub async fn connect_operator(
+        url: &str,
+        token: &str,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        Self::connect_with(url, None, Some(token)).await
+    }
+
+    /// Connects, sending `Origin` and a bearer token when given.
+    ///
+    /// # Errors
+    /// The handshake failed.
+    pub async fn connect_with(
+        url: &str,
+        origin: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
         let mut request = url.into_client_request()?;
         if let Some(o) = origin {
             request
                 .headers_mut()
                 .insert("origin", o.parse().expect("origin header"));
+        }
+        if let Some(token) = bearer {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("bearer header"),
+            );
         }
         let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
         let (inner, _) =

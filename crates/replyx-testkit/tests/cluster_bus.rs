@@ -32,7 +32,15 @@ enum Heard {
 /// Broker messages counted by (direction, body), as the traffic metric would.
 type Traffic = Arc<Mutex<HashMap<(&'static str, &'static str), u64>>>;
 
-struct Recorder(mpsc::UnboundedSender<Heard>, Traffic);
+struct Recorder(mpsc::UnboundedSender<Heard>, Traffic, ReadyProbe);
+
+/// The node's bus, for the recorder to ask whether it reports ready *while* it
+/// resyncs (a weak handle: the bus holds the recorder), and every answer.
+#[derive(Clone, Default)]
+struct ReadyProbe {
+    bus: Arc<std::sync::OnceLock<std::sync::Weak<ClusterBus>>>,
+    answers: Arc<Mutex<Vec<bool>>>,
+}
 
 impl BusSink for Recorder {
     fn deliver(&self, message: BusMessage) {
@@ -42,6 +50,16 @@ impl BusSink for Recorder {
         });
     }
     fn resync(&self) {
+        if let Some(bus) = self.2.bus.get().and_then(std::sync::Weak::upgrade) {
+            use futures_util::FutureExt;
+            // `health` answers from state without waiting: polled once, it answers.
+            let ready = bus
+                .health()
+                .now_or_never()
+                .expect("answers at once")
+                .is_ok();
+            self.2.answers.lock().unwrap().push(ready);
+        }
         let _ = self.0.send(Heard::Resync);
     }
     fn rows_changed(&self, dialogs: &[DialogId]) {
@@ -61,6 +79,7 @@ struct Node {
     bus: Arc<ClusterBus>,
     heard: mpsc::UnboundedReceiver<Heard>,
     traffic: Traffic,
+    probe: ReadyProbe,
 }
 
 impl Node {
@@ -128,11 +147,14 @@ impl Cluster {
             .unwrap();
         let (tx, heard) = mpsc::unbounded_channel();
         let traffic = Traffic::default();
-        bus.attach(Arc::new(Recorder(tx, traffic.clone())));
+        let probe = ReadyProbe::default();
+        let _ = probe.bus.set(Arc::downgrade(&bus));
+        bus.attach(Arc::new(Recorder(tx, traffic.clone(), probe.clone())));
         let node = Node {
             bus,
             heard,
             traffic,
+            probe,
         };
         tokio::time::timeout(WAIT, node.bus.wait_connected(1))
             .await
@@ -213,6 +235,7 @@ both_brokers!(
     the_last_unsubscribe_stops_delivery,
     consoles_get_changed_rows_in_batches_not_every_event,
     a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs,
+    a_node_is_ready_again_only_after_its_sessions_were_resynced,
     the_canary_round_trip_comes_back_through_the_broker_only,
 );
 
@@ -416,6 +439,27 @@ async fn a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs(k
         }
         assert_eq!(seq, Seq(7), "only the held event may come first");
     }
+    cluster.stop().await;
+}
+
+/// After the broker comes back, the node must not report ready before it asked its
+/// sessions to resync: a console routed to it in between would have its inbox feed
+/// closed by that resync (seen as a 1012 right after a healed partition). While the
+/// resync runs, health still says not ready; once it is done, ready.
+async fn a_node_is_ready_again_only_after_its_sessions_were_resynced(kind: BrokerKind) {
+    let mut cluster = Cluster::start(kind).await;
+    let mut b = cluster.node("b").await;
+    b.bus.subscribe(Topic::Inbox).await;
+    cluster.broker.kill().await;
+    until_unhealthy(&b.bus).await;
+    cluster.broker.resume().await;
+    b.until_resync().await;
+    assert_eq!(
+        *b.probe.answers.lock().unwrap(),
+        [false],
+        "health during the one resync"
+    );
+    assert!(b.bus.health().await.is_ok(), "ready once it resynced");
     cluster.stop().await;
 }
 

@@ -3,11 +3,11 @@
 //! passes against a working server reports the loss and fails.
 
 use replyx_testkit::faults::{EventFault, Faults};
-use replyx_testkit::load::{run_chat, ChatLoad, SiteEntry};
+use replyx_testkit::load::{run_chat, ChatLoad, SendVia, SiteEntry};
 use replyx_testkit::{Fixture, TestOptions, TestServer};
 use std::time::Duration;
 
-async fn run(server: &TestServer) -> replyx_testkit::load::Report {
+async fn run(server: &TestServer, send_via: SendVia) -> replyx_testkit::load::Report {
     let fx = Fixture::seed(server).await;
     run_chat(ChatLoad {
         url: server.base.clone(),
@@ -25,6 +25,7 @@ async fn run(server: &TestServer) -> replyx_testkit::load::Report {
             token: fx.site_token.clone(),
             origin: replyx_testkit::SITE_ORIGIN.into(),
         }),
+        send_via,
     })
     .await
     .expect("the run sets up")
@@ -33,7 +34,7 @@ async fn run(server: &TestServer) -> replyx_testkit::load::Report {
 #[tokio::test]
 async fn the_audit_passes_a_working_server_and_fails_one_that_loses_events() {
     let working = TestServer::start().await;
-    let report = run(&working).await;
+    let report = run(&working, SendVia::Http).await;
     assert_eq!(report.failures(0.999), Vec::<String>::new(), "{report:?}");
     assert!(report.events_expected > 0);
     // Both ways in, each audited: half the visitors came through the site routes.
@@ -51,9 +52,41 @@ async fn the_audit_passes_a_working_server_and_fails_one_that_loses_events() {
         ..Default::default()
     })
     .await;
-    let report = run(&lossy).await;
+    let report = run(&lossy, SendVia::Http).await;
     assert!(faults.bus.dropped() > 0);
     assert!(report.lost > 0, "{report:?}");
     let why = report.failures(0.999).join("; ");
     assert!(why.contains("lost"), "{why}");
+}
+
+/// The message routes of both visitor ways and of operators, as the server's
+/// `http_requests_total` labels them, and how many requests each got.
+fn message_posts(exposition: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("/messages\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn sending_on_the_sockets_passes_the_same_audit_without_a_single_post() {
+    let server = TestServer::start().await;
+    let report = run(&server, SendVia::Socket).await;
+    assert_eq!(report.failures(0.999), Vec::<String>::new(), "{report:?}");
+    assert!(report.messages_sent > 0);
+    assert_eq!(
+        report.send_retries, 0,
+        "every send answered on its socket: {report:?}"
+    );
+    assert_eq!(message_posts(&server.metrics().await), 0.0);
+
+    // The same count reads the POSTs of a run over HTTP (so 0 above is not a label
+    // this function cannot find).
+    let over_http = TestServer::start().await;
+    let report = run(&over_http, SendVia::Http).await;
+    assert_eq!(
+        message_posts(&over_http.metrics().await),
+        report.messages_sent as f64
+    );
 }

@@ -6,6 +6,8 @@
  */
 
 import { renderEvent, renderPending, setBubbleState } from "./messages.js";
+import { mountHistory } from "./history.js";
+import { mountRating } from "./rating.js";
 
 /**
  * @param {HTMLElement} host element to fill
@@ -20,7 +22,8 @@ export function mountPanel(host, client, t, hooks = {}) {
       <header class="rx-head"><span class="rx-title"></span>
         <span class="rx-state" data-testid="connection-state" role="status"></span></header>
       <div class="rx-banner" hidden></div>
-      <ol class="rx-messages" role="log" aria-live="polite" aria-relevant="additions"></ol>
+      <div class="rx-queue" data-testid="queue" role="status" hidden></div>
+      <ol class="rx-messages" tabindex="0" aria-label="${t.title}" aria-live="polite" aria-relevant="additions"></ol>
       <div class="rx-typing" aria-live="polite"></div>
       <form class="rx-form">
         <textarea class="rx-input" rows="1" aria-label="${t.placeholder}" placeholder="${t.placeholder}"></textarea>
@@ -37,6 +40,20 @@ export function mountPanel(host, client, t, hooks = {}) {
   const form = /** @type {HTMLFormElement} */ ($(".rx-form"));
   const input = /** @type {HTMLTextAreaElement} */ ($(".rx-input"));
   title.textContent = t.title;
+  mountHistory(panelEl, client, t);
+  mountRating(panelEl, client, t);
+  const queueEl = $(".rx-queue");
+  client.addEventListener("queue", (e) => {
+    const q = /** @type {CustomEvent} */ (e).detail;
+    queueEl.hidden = !q;
+    if (!q) return;
+    queueEl.dataset.position = String(q.position);
+    queueEl.textContent =
+      q.operators_online === 0
+        ? t.queueNobody
+        : t.queuePosition.replace("{n}", String(q.position)) +
+          (q.expected_wait_s ? ` · ${t.queueWait.replace("{m}", String(Math.max(1, Math.round(q.expected_wait_s / 60))))}` : "");
+  });
   let visible = true;
   let unread = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -50,6 +67,15 @@ export function mountPanel(host, client, t, hooks = {}) {
 
   /** @param {any} event */
   const show = (event) => {
+    if (event.type === "dialog.rated") {
+      const li = doc.createElement("li");
+      li.className = "rx-msg";
+      li.dataset.sender = "system";
+      li.dataset.seq = String(event.seq);
+      li.textContent = `${t.rated} ${"★".repeat(event.rating.score)}`;
+      list.append(li);
+      return scroll();
+    }
     if (event.type !== "message.created") return;
     if (list.querySelector(`[data-seq="${event.seq}"]`)) return;
     list.append(renderEvent(doc, event));

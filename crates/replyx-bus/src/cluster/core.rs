@@ -28,6 +28,10 @@ pub(super) struct Core {
     pub(super) unsent: Mutex<HashMap<DialogId, Arc<StoredEvent>>>,
     /// Raised by the transport when its link is back and listening again.
     pub(super) reconnected: tokio::sync::Notify,
+    /// Set when the link is lost, cleared once local sessions were asked to resync
+    /// after it came back: until then the node is not ready, so that nothing routed to
+    /// it in between (a console's inbox feed) is closed by that resync.
+    resync_pending: std::sync::atomic::AtomicBool,
     /// How many times the link came up and every subscription was listening (the
     /// reconnect task counts them).
     pub(super) connects: watch::Sender<u64>,
@@ -43,6 +47,7 @@ impl Core {
             rows: Mutex::new(HashSet::new()),
             unsent: Mutex::new(HashMap::new()),
             reconnected: tokio::sync::Notify::new(),
+            resync_pending: std::sync::atomic::AtomicBool::new(false),
             connects: watch::channel(0).0,
         }
     }
@@ -100,6 +105,18 @@ impl Core {
         self.reconnected.notify_one();
     }
 
+    /// The transport lost its link: not ready until the resync after it comes back.
+    pub(super) fn lost(&self) {
+        self.resync_pending
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the link came back but local sessions were not yet asked to resync.
+    pub(super) fn resync_pending(&self) -> bool {
+        self.resync_pending
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Marks every subscription confirmed and, unless nothing can have been missed,
     /// asks local sessions to read the store. Nothing can have been missed on the first
     /// connect when every subscription made before it was confirmed by the broker (a
@@ -112,12 +129,14 @@ impl Core {
             unconfirmed |= !ready.send_replace(true);
         }
         self.connects.send_modify(|n| *n += 1);
-        if first && !unconfirmed {
-            return;
+        // Nothing can have been missed on a first connect with every subscription confirmed.
+        if !first || unconfirmed {
+            if let Some(sink) = self.sink() {
+                sink.resync();
+            }
         }
-        if let Some(sink) = self.sink() {
-            sink.resync();
-        }
+        self.resync_pending
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 
     pub(super) fn subjects(&self) -> Vec<String> {

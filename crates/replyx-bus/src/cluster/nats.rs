@@ -80,6 +80,7 @@ impl NatsTransport {
                         }
                     }
                     async_nats::Event::Disconnected => {
+                        watcher.core.lost();
                         tracing::warn!("bus: disconnected from NATS; not ready until it is back");
                     }
                     other => tracing::debug!(event = %other, "bus: NATS event"),

@@ -127,6 +127,7 @@ impl Supervisor {
             match ended {
                 Ok(Ended::Cancelled) => return,
                 Ok(Ended::Lost(why)) | Err(why) => {
+                    self.core.lost();
                     if was_up {
                         attempt = 0;
                         tracing::warn!(reason = %why, "bus: Redis link lost; not ready until it is back");

@@ -1,14 +1,18 @@
-//! Signing and checking the three token kinds.
+//! Signing and checking the three token kinds, each with its own keyring
+//! (`auth::keys`): the header's `kid` names the key, and a token of one kind can never
+//! verify as another (different keys, and the `typ` claim besides).
 
+use super::keys::{Keys, Purpose};
 use jsonwebtoken::{
-    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+    decode, decode_header, encode, errors::ErrorKind, Algorithm, Header, Validation,
 };
-use replyx_protocol::{AssistantId, ConnectionKind, DialogId, GuestId, OperatorId};
+use replyx_protocol::{AssistantId, ConnectionKind, DialogId, GuestId, OperatorId, SessionId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Guest tokens live long: a visitor coming back next week finds the dialog again.
-const GUEST_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Guest tokens live long by default: a visitor coming back next week finds the dialog
+/// again (`REPLYX_GUEST_TOKEN_TTL`).
+pub const GUEST_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub struct OperatorClaims {
     pub sub: OperatorId,
     /// Display name.
     pub name: String,
+    /// The server-side session: the token is good only while it is live.
+    pub sid: SessionId,
     /// Expiry (unix seconds).
     pub exp: u64,
 }
@@ -61,12 +67,42 @@ pub struct SiteClaims {
     pub domains: Vec<String>,
 }
 
+/// Which key verified a token, for `replyx_token_verifications_total{key}`: a key
+/// rotation is over when `overlap` and `legacy` stop counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The key that signs now.
+    Signing,
+    /// An older (or newer, not yet signing) key still accepted.
+    Overlap,
+    /// The raw server secret, for tokens from before key ids.
+    Legacy,
+}
+
+impl KeyUse {
+    /// Every value, as metric labels.
+    pub const ALL: [KeyUse; 3] = [KeyUse::Signing, KeyUse::Overlap, KeyUse::Legacy];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyUse::Signing => "signing",
+            KeyUse::Overlap => "overlap",
+            KeyUse::Legacy => "legacy",
+        }
+    }
+}
+
+/// Told of every verified token: which purpose, which key.
+pub type KeyObserver = std::sync::Arc<dyn Fn(Purpose, KeyUse) + Send + Sync>;
+
 /// Keys for signing and checking tokens.
 #[derive(Clone)]
 pub struct Tokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: Keys,
     operator_ttl: Duration,
+    observer: Option<KeyObserver>,
+    guest_ttl: Duration,
 }
 
 fn now() -> u64 {
@@ -77,49 +113,111 @@ fn now() -> u64 {
 }
 
 impl Tokens {
-    /// Keys derived from the server secret.
+    /// Keys derived from the server secret, one per purpose.
     pub fn new(secret: &str, operator_ttl: Duration) -> Self {
+        Self::with_keys(Keys::derived(secret), operator_ttl)
+    }
+
+    /// These keys.
+    pub fn with_keys(keys: Keys, operator_ttl: Duration) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            keys,
             operator_ttl,
+            observer: None,
+            guest_ttl: GUEST_TOKEN_TTL,
         }
     }
 
-    fn sign<T: Serialize>(&self, claims: &T) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    /// The same keys, signing guest tokens that last `ttl`.
+    pub fn with_guest_ttl(self, ttl: Duration) -> Self {
+        Self {
+            guest_ttl: ttl,
+            ..self
+        }
+    }
+
+    /// Reports every verification to `observer` (the metrics).
+    pub fn observed(mut self, observer: KeyObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The keys in use.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    fn sign<T: Serialize>(&self, purpose: Purpose, claims: &T) -> String {
+        let ring = self.keys.ring(purpose);
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(ring.signing_kid().to_owned());
+        encode(&header, claims, ring.signing_key())
             .expect("HS256 signing of plain claims cannot fail")
     }
 
     fn check<T: for<'de> Deserialize<'de>>(
         &self,
+        purpose: Purpose,
         token: &str,
         expiring: bool,
     ) -> Result<T, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let ring = self.keys.ring(purpose);
+        let (key, used) = match header.kid.as_deref() {
+            Some(kid) => {
+                let key = ring
+                    .verifier(kid, chrono::Utc::now())
+                    .ok_or(TokenError::Invalid)?;
+                let used = if kid == ring.signing_kid() {
+                    KeyUse::Signing
+                } else {
+                    KeyUse::Overlap
+                };
+                (key, used)
+            }
+            // Before key ids: site and guest tokens were signed with the raw secret.
+            // Operator tokens from then have no session and are refused anyway.
+            None if purpose != Purpose::Operator => (self.keys.legacy(), KeyUse::Legacy),
+            None => return Err(TokenError::Invalid),
+        };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         if !expiring {
             validation.validate_exp = false;
             validation.required_spec_claims.clear();
         }
-        decode::<T>(token, &self.decoding, &validation)
+        let claims = decode::<T>(token, key, &validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        if let Some(observe) = &self.observer {
+            observe(purpose, used);
+        }
+        Ok(claims)
     }
 
-    /// Signs an operator login; returns the token and its expiry (unix seconds).
-    pub fn sign_operator(&self, id: OperatorId, name: &str) -> (String, u64) {
-        let exp = now() + self.operator_ttl.as_secs();
-        let claims = OperatorClaims {
-            typ: "operator".into(),
-            sub: id,
-            name: name.into(),
-            exp,
-        };
-        (self.sign(&claims), exp)
+    /// When an operator login made now expires (unix seconds).
+    pub fn operator_expiry(&self) -> u64 {
+        now() + self.operator_ttl.as_secs()
+    }
+
+    /// Signs an operator login for session `sid`, ending at `exp` (unix seconds).
+    pub fn sign_operator(&self, id: OperatorId, name: &str, sid: SessionId, exp: u64) -> String {
+        self.sign(
+            Purpose::Operator,
+            &OperatorClaims {
+                typ: "operator".into(),
+                sub: id,
+                name: name.into(),
+                sid,
+                exp,
+            },
+        )
     }
 
     /// Checks an operator token.
@@ -127,7 +225,7 @@ impl Tokens {
     /// # Errors
     /// Expired, or invalid / of another kind.
     pub fn verify_operator(&self, token: &str) -> Result<OperatorClaims, TokenError> {
-        let claims: OperatorClaims = self.check(token, true)?;
+        let claims: OperatorClaims = self.check(Purpose::Operator, token, true)?;
         (claims.typ == "operator")
             .then_some(claims)
             .ok_or(TokenError::Invalid)
@@ -141,14 +239,17 @@ impl Tokens {
         assistant: AssistantId,
         via: ConnectionKind,
     ) -> String {
-        self.sign(&GuestClaims {
-            typ: "guest".into(),
-            sub: guest.clone(),
-            dialog,
-            assistant,
-            via,
-            exp: now() + GUEST_TOKEN_TTL.as_secs(),
-        })
+        self.sign(
+            Purpose::Guest,
+            &GuestClaims {
+                typ: "guest".into(),
+                sub: guest.clone(),
+                dialog,
+                assistant,
+                via,
+                exp: now() + self.guest_ttl.as_secs(),
+            },
+        )
     }
 
     /// Checks a guest token.
@@ -156,7 +257,7 @@ impl Tokens {
     /// # Errors
     /// Expired, or invalid / of another kind.
     pub fn verify_guest(&self, token: &str) -> Result<GuestClaims, TokenError> {
-        let claims: GuestClaims = self.check(token, true)?;
+        let claims: GuestClaims = self.check(Purpose::Guest, token, true)?;
         (claims.typ == "guest")
             .then_some(claims)
             .ok_or(TokenError::Invalid)
@@ -164,11 +265,14 @@ impl Tokens {
 
     /// Signs a site embed token.
     pub fn sign_site(&self, assistant: AssistantId, domains: &[String]) -> String {
-        self.sign(&SiteClaims {
-            typ: "site".into(),
-            assistant,
-            domains: domains.to_vec(),
-        })
+        self.sign(
+            Purpose::Site,
+            &SiteClaims {
+                typ: "site".into(),
+                assistant,
+                domains: domains.to_vec(),
+            },
+        )
     }
 
     /// Checks a site token.
@@ -176,7 +280,7 @@ impl Tokens {
     /// # Errors
     /// Invalid or of another kind.
     pub fn verify_site(&self, token: &str) -> Result<SiteClaims, TokenError> {
-        let claims: SiteClaims = self.check(token, false)?;
+        let claims: SiteClaims = self.check(Purpose::Site, token, false)?;
         (claims.typ == "site")
             .then_some(claims)
             .ok_or(TokenError::Invalid)
@@ -184,32 +288,4 @@ impl Tokens {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_token_of_one_kind_is_not_accepted_as_another() {
-        let t = Tokens::new("secret", Duration::from_secs(60));
-        let (op, _) = t.sign_operator(OperatorId::new(), "Ann");
-        let site = t.sign_site(AssistantId::new(), &["a.example".into()]);
-        assert!(t.verify_operator(&op).is_ok());
-        assert_eq!(t.verify_guest(&op).unwrap_err(), TokenError::Invalid);
-        assert_eq!(t.verify_operator(&site).unwrap_err(), TokenError::Invalid);
-        assert!(t.verify_site(&site).is_ok());
-        let other = Tokens::new("other", Duration::from_secs(60));
-        assert_eq!(other.verify_operator(&op).unwrap_err(), TokenError::Invalid);
-    }
-
-    #[test]
-    fn expired_operator_token_is_reported_as_expired() {
-        let t = Tokens::new("secret", Duration::from_secs(60));
-        let claims = OperatorClaims {
-            typ: "operator".into(),
-            sub: OperatorId::new(),
-            name: "A".into(),
-            exp: now() - 5,
-        };
-        let token = t.sign(&claims);
-        assert_eq!(t.verify_operator(&token).unwrap_err(), TokenError::Expired);
-    }
-}
+mod tests;

@@ -1,51 +1,20 @@
-//! `replyx migrate`, `operator add`, `assistant add`, `routes`.
+//! `replyx migrate`, `assistant add`, `routes`.
 
 use super::StoreArgs;
 use crate::app::open_store;
-use crate::auth::{password, Tokens};
+use crate::auth::Tokens;
 use crate::config::{ServeOptions, Settings};
 use crate::{http, secret};
-use replyx_core::{NewAssistant, NewOperator};
-use std::io::Read;
+use replyx_core::NewAssistant;
 use std::time::Duration;
 
-fn origin() -> String {
+pub(super) fn origin() -> String {
     format!("cli-{}", uuid::Uuid::new_v4())
 }
 
 pub(super) async fn migrate(args: &StoreArgs) -> anyhow::Result<()> {
     open_store(&args.database_url, &origin()).await?;
     println!("migrated {}", crate::config::redact(&args.database_url));
-    Ok(())
-}
-
-pub(super) async fn add_operator(
-    args: &StoreArgs,
-    email: String,
-    name: String,
-) -> anyhow::Result<()> {
-    let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password)?;
-    let password = password.trim_end_matches(['\n', '\r']);
-    anyhow::ensure!(
-        password.chars().count() >= 8,
-        "the password must be at least 8 characters"
-    );
-    anyhow::ensure!(email.contains('@'), "the e-mail must contain @");
-    let store = open_store(&args.database_url, &origin()).await?.store;
-    let hash = password::hash(password)?;
-    let operator = store
-        .create_operator(NewOperator {
-            email,
-            name,
-            password_hash: hash,
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("adding operator: {e}"))?;
-    println!(
-        "operator {} <{}> id {}",
-        operator.name, operator.email, operator.id
-    );
     Ok(())
 }
 
@@ -70,10 +39,12 @@ pub(super) async fn add_assistant(
             allowed_domains: domains,
             rules: Vec::new(),
             fallback_reply: fallback,
+            ..Default::default()
         })
         .await
         .map_err(|e| anyhow::anyhow!("adding assistant: {e}"))?;
-    let token = Tokens::new(&secret, Duration::from_secs(1))
+    let keys = crate::auth::keys::Keys::load(&secret, args.keys_file.as_deref())?;
+    let token = Tokens::with_keys(keys, Duration::from_secs(1))
         .sign_site(assistant.id, &assistant.allowed_domains);
     println!("assistant_id {}\nsite_token {}", assistant.id, token);
     Ok(())

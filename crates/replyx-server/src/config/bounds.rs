@@ -166,6 +166,29 @@ pub(crate) fn rules(s: &Settings) -> Vec<Rule> {
             secs(60),
             secs(90 * 24 * 3600),
         ),
+        // Past a few minutes a half-sent request holds its connection as if unbounded.
+        time(
+            "http_header_timeout",
+            s.http_header_timeout,
+            ms(100),
+            secs(600),
+        ),
+        time("http_body_timeout", s.http_body_timeout, ms(100), secs(600)),
+        // Token expiry is counted in whole seconds; a year is past any visitor's return.
+        time(
+            "guest_token_ttl",
+            s.guest_token_ttl,
+            secs(1),
+            secs(365 * 24 * 3600),
+        ),
+        time(
+            "session_check_interval",
+            s.session_check_interval,
+            ms(50),
+            secs(60),
+        ),
+        // Presence is beaten every sixth of the grace: at least 50 ms apart.
+        time("presence_grace", s.presence_grace, ms(300), secs(3600)),
         time(
             "assistant_reply_delay",
             s.assistant_reply_delay,
@@ -293,7 +316,7 @@ mod tests {
     fn every_bound_refuses_the_value_past_it_and_accepts_the_bound() {
         let defaults = Settings::resolve(ServeOptions::default()).expect("defaults are valid");
         let all = rules(&defaults);
-        assert!(all.len() >= 19, "a bounded setting went missing");
+        assert!(all.len() >= 22, "a bounded setting went missing");
         for rule in all {
             for (outside, at) in edges(rule.bound) {
                 if let Some(outside) = outside {

@@ -1,7 +1,8 @@
 //! Request extractors for credentials: an operator's bearer token, a guest token
 //! (bearer or `guest_token` query), and the client IP.
 
-use crate::auth::{GuestClaims, OperatorClaims, TokenError};
+use crate::auth::sessions::{ActiveSession, SessionRefusal};
+use crate::auth::{GuestClaims, TokenError};
 use crate::error::ApiError;
 use crate::limits::client_ip;
 use crate::state::AppState;
@@ -37,8 +38,20 @@ fn token_error(e: TokenError) -> ApiError {
     }
 }
 
-/// An authenticated operator.
-pub struct OperatorAuth(pub OperatorClaims);
+/// An operator whose token is valid and whose session is live (checked against the
+/// store, through the session cache, on every request).
+pub struct OperatorAuth(pub ActiveSession);
+
+/// The refusal of an ended or unverifiable session.
+pub fn session_error(r: SessionRefusal) -> ApiError {
+    match r {
+        SessionRefusal::Ended => ApiError::new(
+            ErrorCode::SessionEnded,
+            "this session has ended (logged out, password changed, or operator disabled); log in again",
+        ),
+        SessionRefusal::Unavailable(e) => ApiError::from((*e).clone()),
+    }
+}
 
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = ApiError;
@@ -46,11 +59,31 @@ impl FromRequestParts<AppState> for OperatorAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token =
             bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let claims = state.tokens.verify_operator(token).map_err(token_error)?;
         state
-            .tokens
-            .verify_operator(token)
+            .sessions
+            .check(claims.sid)
+            .await
             .map(OperatorAuth)
-            .map_err(token_error)
+            .map_err(session_error)
+    }
+}
+
+/// An operator with the admin role: operators and assistants are theirs to manage.
+pub struct AdminAuth(pub ActiveSession);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let OperatorAuth(session) = OperatorAuth::from_request_parts(parts, state).await?;
+        if session.operator.role != replyx_core::Role::Admin {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this needs the admin role",
+            ));
+        }
+        Ok(AdminAuth(session))
     }
 }
 

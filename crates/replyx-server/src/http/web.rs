@@ -94,6 +94,9 @@ pub async fn index() -> Redirect {
 #[derive(Deserialize)]
 pub struct DemoQuery {
     mode: Option<String>,
+    /// A demo user to show as signed in (`ann`, `bob` …): the page signs their
+    /// identity as a customer site's backend would.
+    user: Option<String>,
 }
 
 /// `GET /demo`: a fake customer site with the widget embedded (`?mode=site` for the site
@@ -117,21 +120,47 @@ pub async fn demo_page(State(state): State<AppState>, Query(q): Query<DemoQuery>
         security_headers::set_policy(&mut response, DEMO_POLICY);
         return response;
     };
+    let user = q.user.as_deref().unwrap_or_default();
+    let identity = match crate::demo::identity_token(state.store.as_ref(), &assistant, user).await {
+        Ok(token) => token,
+        Err(e) => return crate::error::ApiError::internal(e).into_response(),
+    };
+    // Only letters reach here with a token (`identity_token` checks), so the name is
+    // safe in the page.
+    let signed_in = match &identity {
+        Some(token) => format!(r#" data-user-token="{token}""#),
+        None => String::new(),
+    };
+    let who = match &identity {
+        Some(_) => format!(
+            " Signed in as <strong>{}{}</strong>: this page signed who you are, so your \
+             dialogs follow you to any browser that opens this link, and operators see your \
+             name. <a href=\"?{}\">Sign out</a>.",
+            user[..1].to_ascii_uppercase(),
+            &user[1..],
+            if site { "mode=site" } else { "" }
+        ),
+        None => format!(
+            " Try it as a signed-in visitor: <a href=\"?user=ann{0}\">Ann</a> or \
+             <a href=\"?user=bob{0}\">Bob</a>.",
+            if site { "&mode=site" } else { "" }
+        ),
+    };
     let (label, note, embed) = if site {
         let token = state
             .tokens
             .sign_site(assistant.id, &assistant.allowed_domains);
         (
             "straight into the page (site mode)",
-            "Site mode: this page's origin is checked against the assistant's allowed domains.",
-            format!(r#"<script src="/widget.js" data-site-token="{token}" async></script>"#),
+            format!("Site mode: this page's origin is checked against the assistant's allowed domains.{who}"),
+            format!(r#"<script src="/widget.js" data-site-token="{token}"{signed_in} async></script>"#),
         )
     } else {
         (
             "in an iframe (widget mode)",
-            "Widget mode: the chat runs in an iframe served by ReplyX.",
+            format!("Widget mode: the chat runs in an iframe served by ReplyX.{who}"),
             format!(
-                r#"<script src="/widget.js" data-assistant-id="{}" async></script>"#,
+                r#"<script src="/widget.js" data-assistant-id="{}"{signed_in} async></script>"#,
                 assistant.id
             ),
         )
@@ -139,7 +168,7 @@ pub async fn demo_page(State(state): State<AppState>, Query(q): Query<DemoQuery>
     let mut response = Html(
         template
             .replace("{{MODE_LABEL}}", label)
-            .replace("{{NOTE}}", note)
+            .replace("{{NOTE}}", &note)
             .replace("{{EMBED}}", &embed),
     )
     .into_response();

@@ -51,6 +51,7 @@ impl FanoutEvent {
                 internal: message.internal,
             },
             EventPayload::DialogStatus { .. } => Delivery::Status,
+            EventPayload::DialogRated { .. } => Delivery::Rated,
         }
     }
 }
@@ -69,6 +70,19 @@ pub enum Outbound {
         /// The frame.
         json: Bytes,
     },
+    /// A read mark, serialized in each stream's numbering: operators get the mark as
+    /// stored, visitors the newest seq of their own stream at or below it, so that a
+    /// mark never counts internal notes for them. `visitor` is `None` when the signal
+    /// came without the mapped mark (from a node that does not send it); visitors then
+    /// get nothing.
+    Read {
+        /// The dialog.
+        dialog_id: replyx_protocol::DialogId,
+        /// The frame for admin sockets.
+        admin: Bytes,
+        /// The frame for site and widget sockets.
+        visitor: Option<Bytes>,
+    },
     /// A serialized inbox frame for `/ws/admin/inbox` subscribers.
     Inbox(Bytes),
     /// The bus may have lost messages (it reconnected to its broker): a dialog
@@ -83,11 +97,7 @@ impl Outbound {
     pub fn changes_inbox_row(&self) -> Option<replyx_protocol::DialogId> {
         match self {
             Outbound::Event(e) => Some(e.event.dialog_id),
-            Outbound::Frame {
-                dialog_id,
-                delivery: Delivery::Read,
-                ..
-            } => Some(*dialog_id),
+            Outbound::Read { dialog_id, .. } => Some(*dialog_id),
             Outbound::Frame { .. } | Outbound::Inbox(_) | Outbound::Resync => None,
         }
     }
@@ -113,22 +123,45 @@ fn signal_frame(s: &Signal) -> Outbound {
                 state: *state,
             }),
         },
-        SignalBody::Read { reader, up_to } => Outbound::Frame {
-            dialog_id: s.dialog_id,
-            delivery: Delivery::Read,
-            json: encode(&ServerFrame::Read {
+        SignalBody::Read {
+            reader,
+            up_to,
+            visitor_up_to,
+        } => {
+            let frame = |up_to| {
+                encode(&ServerFrame::Read {
+                    dialog_id: s.dialog_id,
+                    reader: *reader,
+                    up_to,
+                })
+            };
+            Outbound::Read {
                 dialog_id: s.dialog_id,
-                reader: *reader,
-                up_to: *up_to,
-            }),
-        },
+                admin: frame(*up_to),
+                visitor: visitor_up_to.map(frame),
+            }
+        }
         SignalBody::Inbox { created, summary } => {
-            let dialog = summary.clone();
+            let dialog = summary.as_ref().clone();
             Outbound::Inbox(encode(&if *created {
                 ServerFrame::DialogCreated { dialog }
             } else {
                 ServerFrame::DialogUpdated { dialog }
             }))
         }
+        SignalBody::Presence { operator, status } => {
+            Outbound::Inbox(encode(&ServerFrame::OperatorPresence {
+                operator: operator.clone(),
+                status: *status,
+            }))
+        }
+        SignalBody::Queue { standing } => Outbound::Frame {
+            dialog_id: s.dialog_id,
+            delivery: Delivery::Queue,
+            json: encode(&ServerFrame::QueuePosition {
+                dialog_id: s.dialog_id,
+                standing: *standing,
+            }),
+        },
     }
 }

@@ -271,6 +271,7 @@ impl Registry {
                 return slow;
             }
             Outbound::Event(e) => (e.event.dialog_id, e.delivery()),
+            Outbound::Read { dialog_id, .. } => (*dialog_id, replyx_core::audience::Delivery::Read),
             Outbound::Frame {
                 dialog_id,
                 delivery,

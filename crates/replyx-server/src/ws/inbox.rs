@@ -18,15 +18,24 @@ pub async fn upgrade(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let decision = super::admit(&state, peer, &headers).and_then(|()| {
-        let op = operator(&state, &uri, &headers)?;
+    let decision = async {
+        let peer_ip = super::admit(&state, peer, &headers)?;
+        let op = operator(&state, &uri, &headers).await?;
         Ok(SessionContext {
             kind: ConnectionKind::Admin,
             dialog_id: None,
             since: None,
-            client: super::client_key(uri.query(), op.sub.to_string())?,
-            expires_at: Some(op.exp),
+            client: super::client_key(uri.query(), op.operator.id.to_string())?,
+            expires_at: Some(op.expires_at),
+            operator_session: Some(op.id),
+            peer_ip,
+            operator: Some(replyx_protocol::OperatorRef {
+                id: op.operator.id,
+                name: op.operator.name.clone(),
+            }),
+            console_of: Some(op.operator.id),
         })
-    });
+    }
+    .await;
     super::respond(ws, state, ConnectionKind::Admin, decision)
 }

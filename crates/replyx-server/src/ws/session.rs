@@ -13,6 +13,7 @@
 
 mod incoming;
 mod outgoing;
+mod send;
 
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -39,8 +40,20 @@ pub struct SessionContext {
     /// The client's id for this logical connection and who it is: replaces a socket
     /// held for it.
     pub client: Option<crate::hub::ClientKey>,
-    /// When the credentials expire (unix seconds), for operator sockets.
+    /// When the credentials expire (unix seconds): the operator's token or the guest
+    /// token. The socket is closed with 4001 then, as a new one would be refused.
     pub expires_at: Option<u64>,
+    /// The operator session behind the socket, re-checked every
+    /// `session_check_interval`: an ended session closes the socket with 4001.
+    pub operator_session: Option<replyx_protocol::SessionId>,
+    /// The operator whose console this is (the inbox feed): counted for their
+    /// presence while the socket is open.
+    pub console_of: Option<replyx_protocol::OperatorId>,
+    /// The client's address: a visitor's `message.send` counts against the same
+    /// per-IP request limit as the POST.
+    pub peer_ip: std::net::IpAddr,
+    /// The operator behind an operator socket: the sender of its `message.send`.
+    pub operator: Option<replyx_protocol::OperatorRef>,
 }
 
 /// Why the loop ended.
@@ -62,6 +75,8 @@ struct Session {
     cursor: Cursor,
     last_activity: Instant,
     frames: governor::DefaultDirectRateLimiter,
+    peer_ip: std::net::IpAddr,
+    operator: Option<replyx_protocol::OperatorRef>,
 }
 
 /// Upgrades that were refused: close at once with `code`.
@@ -82,6 +97,7 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
             return close(socket, &state, CloseCode::TryAgainLater).await;
         }
     };
+    let console = ctx.console_of.map(|op| state.consoles.open(op));
     // Before the replay is read (see the module docs): a cluster bus carries this
     // dialog's events to this node from now on.
     let interest = crate::hub::BusInterest::acquire(state.bus.clone(), ctx.dialog_id).await;
@@ -91,30 +107,47 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
         socket,
         kind: ctx.kind,
         dialog_id: ctx.dialog_id,
-        cursor: Cursor::resume(Stream::of(ctx.kind), None, Seq::ZERO, Seq::ZERO),
+        cursor: Cursor::resume(Stream::of(ctx.kind), None, Seq::ZERO),
         last_activity: Instant::now(),
         state: state.clone(),
+        peer_ip: ctx.peer_ip,
+        operator: ctx.operator.clone(),
     };
     let exit = match session.start(sub.id(), ctx.since).await {
-        Ok(()) => session.serve(&mut sub, ctx.expires_at).await,
+        Ok(()) => {
+            session
+                .serve(&mut sub, ctx.expires_at, ctx.operator_session)
+                .await
+        }
         Err(exit) => exit,
     };
     // Unregister before the close handshake: nothing more is queued for this socket.
     drop(sub);
     drop(interest);
+    drop(console);
     if let Exit::Close(code) = exit {
         close(session.socket, &state, code).await;
     }
 }
 
 impl Session {
-    async fn serve(&mut self, sub: &mut crate::hub::Subscription, expires_at: Option<u64>) -> Exit {
+    async fn serve(
+        &mut self,
+        sub: &mut crate::hub::Subscription,
+        expires_at: Option<u64>,
+        operator_session: Option<replyx_protocol::SessionId>,
+    ) -> Exit {
         let closer = sub.closer().clone();
         let limits = self.state.settings.limits.clone();
         let mut ping = tokio::time::interval_at(
             Instant::now() + limits.heartbeat_interval,
             limits.heartbeat_interval,
         );
+        let check_every = self.state.settings.session_check_interval;
+        let mut session_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
+        session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let expiry = tokio::time::sleep_until(expiry_instant(expires_at));
+        tokio::pin!(expiry);
         loop {
             let silent_until = self.last_activity + limits.heartbeat_timeout;
             let step = tokio::select! {
@@ -124,7 +157,11 @@ impl Session {
                     None => Err(Exit::Close(CloseCode::InternalError)),
                 },
                 message = self.socket.recv() => self.on_incoming(message).await,
-                _ = ping.tick() => self.heartbeat(expires_at).await,
+                _ = ping.tick() => self.heartbeat().await,
+                _ = &mut expiry, if expires_at.is_some() => Err(Exit::Close(CloseCode::AuthExpired)),
+                _ = session_check.tick(), if operator_session.is_some() => {
+                    self.recheck(operator_session).await
+                }
                 _ = tokio::time::sleep_until(silent_until) => Err(Exit::Close(CloseCode::GoingAway)),
             };
             if let Err(exit) = step {
@@ -133,15 +170,21 @@ impl Session {
         }
     }
 
-    async fn heartbeat(&mut self, expires_at: Option<u64>) -> Result<(), Exit> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        if expires_at.is_some_and(|exp| exp <= now) {
-            return Err(Exit::Close(CloseCode::AuthExpired));
-        }
+    async fn heartbeat(&mut self) -> Result<(), Exit> {
         self.send(Message::Ping(Default::default())).await
+    }
+
+    /// Re-checks the operator session: ended (logout, password change, operator disabled
+    /// or removed, on any process) closes with 4001. A store that cannot answer keeps
+    /// the socket: an outage of the store is not a revocation.
+    async fn recheck(&mut self, session: Option<replyx_protocol::SessionId>) -> Result<(), Exit> {
+        let Some(id) = session else { return Ok(()) };
+        match self.state.sessions.check(id).await {
+            Err(crate::auth::sessions::SessionRefusal::Ended) => {
+                Err(Exit::Close(CloseCode::AuthExpired))
+            }
+            Ok(_) | Err(crate::auth::sessions::SessionRefusal::Unavailable(_)) => Ok(()),
+        }
     }
 
     /// Writes one message, with a deadline; a failed write ends the session.
@@ -154,6 +197,24 @@ impl Session {
             Ok(Err(_)) | Err(_) => Err(Exit::Ended),
         }
     }
+}
+
+/// The moment a token expiring at `exp` (unix seconds) runs out, on tokio's clock; far
+/// off without an expiry (the timer is then never polled). The session closes right
+/// then rather than at its next heartbeat: a guest token is checked once, at connect,
+/// and a socket must not carry it past its `exp`. Token checks count whole seconds and
+/// accept a token through its `exp` second, so the first moment it is refused, and the
+/// socket closed, is `exp + 1`.
+fn expiry_instant(exp: Option<u64>) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let Some(exp) = exp else {
+        return Instant::now() + FAR;
+    };
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(exp.saturating_add(1));
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Instant::now() + left.min(FAR)
 }
 
 /// Sends a close frame with `code`, then waits briefly for the client's close so the

@@ -25,7 +25,7 @@ pub async fn upgrade(
     headers: HeaderMap,
 ) -> Response {
     let decision = async {
-        super::admit(&state, peer, &headers)?;
+        let peer_ip = super::admit(&state, peer, &headers)?;
         let dialog_id = super::dialog_id(&id)?;
         let since = super::since(uri.query())?;
         let client_id = super::client_id(uri.query())?;
@@ -46,12 +46,17 @@ pub async fn upgrade(
             return Err(CloseCode::NotFound);
         }
         let guest = super::guest_for(&state, &uri, &headers, dialog_id, ConnectionKind::Site)?;
+        super::check_identity(&state, &dialog, Some(&assistant)).await?;
         Ok(SessionContext {
             kind: ConnectionKind::Site,
             dialog_id: Some(dialog_id),
             since,
             client: client_id.map(|id| ClientKey::new(id, guest.sub.to_string())),
-            expires_at: None,
+            expires_at: Some(guest.exp),
+            operator_session: None,
+            peer_ip,
+            operator: None,
+            console_of: None,
         })
     }
     .await;

@@ -9,7 +9,7 @@
 
 use crate::{seeded, texts, ws_base};
 use replyx_protocol::ConnectionKind;
-use replyx_testkit::{metric, TestServer};
+use replyx_testkit::{metric, TestOptions, TestServer};
 use serde_json::json;
 
 /// Fails unless no event outside a stream reached a connection of any kind.
@@ -133,4 +133,78 @@ async fn operator_typing_and_read_marks_reach_both_sides() {
         )
         .await;
     assert_eq!(dialog["visitor_read_up_to"], 1);
+}
+
+/// A read mark shown to a visitor points at a seq the visitor has seen. The operators
+/// read past an internal note; the visitor's socket (on another process sharing the
+/// database, so the mark crosses the bus), a resume from the future and a reload's
+/// dialog state all show the visitor's own last event, never the note's seq: a mark
+/// in the admin stream's numbering would tell the visitor that notes exist and how
+/// many.
+#[tokio::test]
+async fn read_marks_shown_to_a_visitor_never_count_internal_notes() {
+    let (server, fx) = seeded().await;
+    let other = TestServer::start_with(TestOptions {
+        dir: Some(server.dir.clone()),
+        ..Default::default()
+    })
+    .await;
+    let fx_other = fx.via(&other.base);
+    for visitor in [fx.open_widget(None).await, fx.open_site(None).await] {
+        assert_eq!(fx.handoff(&visitor.dialog_id, "take").await.0, 201);
+        let (status, mine) = visitor.says(&fx.api, "hello", None).await;
+        assert_eq!(status, 201, "{mine}");
+        let seen = mine["seq"].as_u64().unwrap();
+        let mut v = visitor.connect(&ws_base(&other), &fx_other, None).await;
+        v.handshake().await;
+        let mut a = fx
+            .admin_socket(&ws_base(&server), &visitor.dialog_id, None)
+            .await;
+        a.handshake().await;
+
+        let note = fx.operator_says(&visitor.dialog_id, "note 1", true).await;
+        fx.operator_says(&visitor.dialog_id, "note 2", true).await;
+        let last_note = note["seq"].as_u64().unwrap() + 1;
+        a.send_json(json!({"type": "read", "up_to": last_note}))
+            .await;
+        let (read, _) = a.until(|f| f["type"] == "read").await;
+        assert_eq!(read["up_to"], last_note, "operators see the mark as stored");
+        let (read, before) = v.until(|f| f["type"] == "read").await;
+        assert!(before.is_empty(), "{before:?}");
+        assert_eq!(
+            (read["reader"].as_str(), read["up_to"].as_u64()),
+            (Some("operator"), Some(seen)),
+            "the visitor's last event, not the note's seq"
+        );
+
+        // A visitor's own mark past the end is shown at their stream's end too.
+        v.send_json(json!({"type": "read", "up_to": 999})).await;
+        let (read, _) = v.until(|f| f["type"] == "read").await;
+        assert_eq!(
+            (read["reader"].as_str(), read["up_to"].as_u64()),
+            (Some("visitor"), Some(seen))
+        );
+        // A resume from the future ends at the stream's end, not the log's.
+        let mut future = visitor.connect(&ws_base(&server), &fx, Some(999)).await;
+        let established = future.expect_type("connection.established").await;
+        assert_eq!(established["last_seq"], seen);
+        let (done, replay) = future.until(|f| f["type"] == "replay.complete").await;
+        assert!(replay.is_empty(), "{replay:?}");
+        assert_eq!(done["last_seq"], seen);
+
+        let reload = match visitor.via {
+            "site" => fx_other.open_site(Some(&visitor.guest_id)).await,
+            _ => fx_other.open_widget(Some(&visitor.guest_id)).await,
+        };
+        let dialog = &reload.load["dialog"];
+        assert_eq!(
+            (
+                dialog["last_seq"].as_u64(),
+                dialog["operator_read_up_to"].as_u64(),
+                dialog["visitor_read_up_to"].as_u64()
+            ),
+            (Some(seen), Some(seen), Some(seen)),
+            "{dialog}"
+        );
+    }
 }

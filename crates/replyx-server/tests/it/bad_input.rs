@@ -147,6 +147,7 @@ async fn a_frame_flood_closes_1008() {
     let v = fx.open_widget(None).await;
     let mut s = v.connect(&ws_base(&server), &fx, None).await;
     s.handshake().await;
+    let started = std::time::Instant::now();
     for _ in 0..60 {
         s.send_text(r#"{"type":"ping"}"#.into()).await;
     }
@@ -161,9 +162,12 @@ async fn a_frame_flood_closes_1008() {
             }
         }
     }
+    // The budget is 20 a second, refilled as time passes: a slow machine may take a
+    // while to send the 60 frames, and each elapsed 50 ms earns one frame more.
+    let refilled = (started.elapsed().as_millis() / 50) as usize;
     assert!(
-        pongs <= 20,
-        "at most the per-second budget was answered: {pongs}"
+        pongs <= 20 + refilled,
+        "at most the per-second budget was answered: {pongs} (refilled {refilled})"
     );
 }
 

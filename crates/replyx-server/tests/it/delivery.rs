@@ -100,8 +100,8 @@ async fn unknown_dialog_closes_4004_and_another_dialogs_guest_token_closes_4002(
         .unwrap()
         .expect_close(4004)
         .await;
-    let not_an_id = format!("{base}/ws/dialogs/nope?token={}", fx.operator_token);
-    WsClient::connect(&not_an_id, None)
+    let not_an_id = format!("{base}/ws/dialogs/nope");
+    WsClient::connect_operator(&not_an_id, &fx.operator_token)
         .await
         .unwrap()
         .expect_close(4004)
@@ -116,8 +116,8 @@ async fn unknown_dialog_closes_4004_and_another_dialogs_guest_token_closes_4002(
         .unwrap()
         .expect_close(4002)
         .await;
-    let bad_operator = format!("{base}/ws/dialogs/{}?token=garbage", mine.dialog_id);
-    WsClient::connect(&bad_operator, None)
+    let bad_operator = format!("{base}/ws/dialogs/{}", mine.dialog_id);
+    WsClient::connect_operator(&bad_operator, "garbage")
         .await
         .unwrap()
         .expect_close(4002)

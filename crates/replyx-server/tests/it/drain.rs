@@ -40,6 +40,9 @@ pub(crate) fn env(database_url: &str) -> Vec<(&'static str, String)> {
         ("REPLYX_DATABASE_URL", database_url.to_owned()),
         ("REPLYX_SECRET", TEST_SECRET.to_owned()),
         ("REPLYX_ASSISTANT_REPLY_DELAY", "0ms".to_owned()),
+        // Presence settles every sixth of this: quick enough for the cases that wait
+        // for an operator to go offline.
+        ("REPLYX_PRESENCE_GRACE", "900ms".to_owned()),
     ]
 }
 

@@ -1,5 +1,6 @@
 //! Handoff: the visitor asks for a human, one operator takes the dialog, the bot stays
-//! silent until release, and every change is one stored status event plus one notice.
+//! silent while an operator is online and until it is handed back, and every change is
+//! one stored status event (with its reason) plus one notice.
 
 use crate::{seeded, texts, ws_base};
 use replyx_server::config::ServeOptions;
@@ -24,8 +25,11 @@ fn from(events: &[Value], sender: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
+async fn handoff_phrase_take_release_and_hand_back_drive_the_bot_and_are_recorded_once() {
     let (server, fx) = seeded().await;
+    // Ann's console is open: an operator is online, so the bot falls silent for a
+    // visitor waiting in the queue.
+    let _console = fx.console(&ws_base(&server)).await;
     let v = fx.open_widget(None).await;
     let mut vs = v
         .connect(&ws_base(&server), &fx, Some(v.loaded_seq()))
@@ -39,12 +43,21 @@ async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
     v.says(&fx.api, "Позовите оператора", None).await;
     let (status, _) = vs.until(|e| e["type"] == "dialog.status").await;
     assert_eq!(status["status"], "waiting_operator");
+    assert_eq!(status["reason"], "requested");
+    let (position, _) = vs.until(|e| e["type"] == "queue.position").await;
+    assert_eq!(
+        (
+            position["position"].as_u64(),
+            position["operators_online"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
     v.says(&fx.api, "price again?", None).await;
     let (_, after) = vs.until(|e| e["message"]["text"] == "price again?").await;
     let (more, _) = vs.barrier().await;
     assert!(
         from(&[after, more].concat(), "assistant").is_empty(),
-        "the bot is silent while waiting"
+        "the bot is silent while an online operator is awaited"
     );
 
     let (code, taken) = fx.handoff(&v.dialog_id, "take").await;
@@ -69,8 +82,17 @@ async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
     let (code, _) = bob.handoff(&v.dialog_id, "release").await;
     assert_eq!(code, 409);
 
+    // Released: back in the queue, not to the bot.
     let (code, released) = fx.handoff(&v.dialog_id, "release").await;
-    assert_eq!((code, released["status"].as_str()), (201, Some("ai")));
+    assert_eq!(
+        (code, released["status"].as_str()),
+        (201, Some("waiting_operator"))
+    );
+    assert_eq!(released["reason"], "released");
+    assert_eq!(released["from"]["name"], "Ann");
+    // Handed back: the bot answers again.
+    let (code, back) = fx.handoff(&v.dialog_id, "hand_back").await;
+    assert_eq!((code, back["status"].as_str()), (201, Some("ai")));
     v.says(&fx.api, "price now?", None).await;
     let (reply, _) = vs.until(|e| e["message"]["sender"] == "assistant").await;
     assert_eq!(
@@ -79,7 +101,8 @@ async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
     );
 
     let events = fx.admin_events(&v.dialog_id).await;
-    assert_eq!(statuses(&events), ["waiting_operator", "operator", "ai"]);
+    let want = ["waiting_operator", "operator", "waiting_operator", "ai"];
+    assert_eq!(statuses(&events), want);
     assert_eq!(
         from(&events, "assistant"),
         [replyx_testkit::WELCOME, "It costs 10.", "It costs 10."],
@@ -87,13 +110,13 @@ async fn handoff_phrase_take_and_release_drive_the_bot_and_are_recorded_once() {
     );
     assert_eq!(
         from(&events, "system").len(),
-        3,
+        4,
         "one notice per change: {:?}",
         from(&events, "system")
     );
     let reload = fx.open_widget(Some(&v.guest_id)).await;
     let reloaded = reload.load["events"].as_array().unwrap();
-    assert_eq!(statuses(reloaded), ["waiting_operator", "operator", "ai"]);
+    assert_eq!(statuses(reloaded), want);
     assert_eq!(from(reloaded, "system"), from(&events, "system"));
 }
 

@@ -113,25 +113,22 @@ async fn visitor_requests_per_ip_are_rate_limited_with_429_and_retry_after() {
 #[tokio::test]
 async fn an_expired_operator_token_is_401_over_http_and_4001_over_websocket() {
     let (server, fx) = server_with(ServeOptions::default()).await;
-    let claims = json!({"typ": "operator", "sub": replyx_protocol::OperatorId::new(), "name": "Old", "exp": 1_000_000});
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
-    )
-    .unwrap();
+    // Signed with the server's own operator key, but long past its expiry.
+    let expired = replyx_server::auth::Tokens::new(TEST_SECRET, std::time::Duration::from_secs(60))
+        .sign_operator(
+            replyx_protocol::OperatorId::new(),
+            "Old",
+            replyx_protocol::SessionId::new(),
+            1_000_000,
+        );
     let (status, body) = fx.api.get("/api/dialogs", Some(&expired)).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (401, Some("token_expired"))
     );
     let v = fx.open_widget(None).await;
-    let url = format!(
-        "{}/ws/dialogs/{}?token={expired}",
-        ws_base(&server),
-        v.dialog_id
-    );
-    WsClient::connect(&url, None)
+    let url = format!("{}/ws/dialogs/{}", ws_base(&server), v.dialog_id);
+    WsClient::connect_operator(&url, &expired)
         .await
         .unwrap()
         .expect_close(4001)
@@ -166,4 +163,41 @@ async fn a_reconnect_with_the_same_client_id_replaces_the_held_socket_with_4009(
 
     let mut bad = WsClient::connect(&url("no"), None).await.unwrap();
     bad.expect_close(1008).await;
+}
+
+/// A visitor socket does not outlive its guest token: with a 3 s token lifetime, a
+/// widget and a site socket opened with fresh tokens are closed with 4001 when the
+/// token expires (they stayed open, the token being checked only at connect), and a
+/// reconnect with the same token is refused with 4001. The heartbeat (25 s) is far off,
+/// so the close is the expiry's.
+#[tokio::test]
+async fn a_visitor_socket_is_closed_with_4001_when_its_guest_token_expires() {
+    let (server, fx) = server_with(ServeOptions {
+        guest_token_ttl: Some(std::time::Duration::from_secs(3)),
+        ..Default::default()
+    })
+    .await;
+    let base = ws_base(&server);
+    for via in ["widget", "site"] {
+        // Each token fresh: opened right before its socket.
+        let visitor = match via {
+            "site" => fx.open_site(None).await,
+            _ => fx.open_widget(None).await,
+        };
+        let mut socket = visitor.connect(&base, &fx, None).await;
+        socket.handshake().await;
+        let (_, pong) = socket.barrier().await;
+        assert_eq!(pong["type"], "pong", "open and answering before the expiry");
+        socket.expect_close(4001).await;
+        visitor
+            .connect(&base, &fx, None)
+            .await
+            .expect_close(4001)
+            .await;
+        let (status, body) = visitor.says(&fx.api, "still there?", None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("token_expired"))
+        );
+    }
 }

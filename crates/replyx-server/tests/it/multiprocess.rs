@@ -165,7 +165,129 @@ on_every_topology!(
     two_processes_on_one_database_deliver_every_event_both_ways,
     a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other,
     typing_handoff_read_marks_and_the_inbox_cross_processes_both_ways,
+    a_session_ended_on_one_process_closes_its_sockets_on_the_other,
+    presence_and_a_lost_operator_cross_processes,
 );
+
+/// Presence is one state for every process: Ann's console on one makes her online for
+/// a console on the other; once it is gone past the grace period she is offline there
+/// too, and the dialog she held goes back to the queue, told to its visitor on the
+/// other process.
+async fn presence_and_a_lost_operator_cross_processes(
+    (_keep, one, two, on_one): (Keep, ServerProcess, ServerProcess, Fixture),
+) {
+    let (status, _) = on_one
+        .api
+        .post(
+            "/api/operators",
+            Some(&on_one.operator_token),
+            json!({"email": "bo@example.test", "name": "Bo", "password": "bo password 1", "role": "agent"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let api_two = Api::new(&two.base);
+    let bo_on_two = Fixture {
+        operator_token: Fixture::login(&api_two, "bo@example.test", "bo password 1").await,
+        ..on_one.via(&two.base)
+    };
+    let mut watching = bo_on_two.console(&two.ws_base()).await;
+    let ann_console = on_one.console(&one.ws_base()).await;
+    watching
+        .until(|f| {
+            f["type"] == "operator.presence"
+                && f["operator"]["name"] == "Ann"
+                && f["status"] == "online"
+        })
+        .await;
+    let visitor = on_one.open_widget(None).await;
+    assert_eq!(
+        on_one
+            .via(&two.base)
+            .handoff(&visitor.dialog_id, "take")
+            .await
+            .0,
+        201
+    );
+    let mut v = visitor.connect(&two.ws_base(), &on_one, None).await;
+    v.handshake().await;
+    drop(ann_console);
+    watching
+        .until(|f| {
+            f["type"] == "operator.presence"
+                && f["operator"]["name"] == "Ann"
+                && f["status"] == "offline"
+        })
+        .await;
+    let (lost, _) = v
+        .until(|e| e["type"] == "dialog.status" && e["status"] == "waiting_operator")
+        .await;
+    assert_eq!(lost["reason"], "operator_offline");
+    let (_, listed) = api_two
+        .get("/api/operators/presence", Some(&bo_on_two.operator_token))
+        .await;
+    let ann = listed["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["operator"]["name"] == "Ann")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (ann["status"].as_str(), ann["held"].as_u64()),
+        (Some("offline"), Some(0))
+    );
+}
+
+/// Logout and password change reach the sockets another process holds: the store is
+/// where the session ends, and every process re-checks its open sockets' sessions.
+async fn a_session_ended_on_one_process_closes_its_sockets_on_the_other(
+    (_keep, blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
+) {
+    let password = "correct horse battery";
+    let on_green = on_blue.via(&green.base);
+    let visitor = on_blue.open_widget(None).await;
+    let mut held = on_green
+        .admin_socket(&green.ws_base(), &visitor.dialog_id, None)
+        .await;
+    held.handshake().await;
+    let (status, _) = on_blue
+        .api
+        .post("/api/auth/logout", Some(&on_blue.operator_token), json!({}))
+        .await;
+    assert_eq!(status, 204);
+    held.expect_close(4001).await;
+    let (status, body) = on_green
+        .api
+        .get("/api/dialogs", Some(&on_green.operator_token))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("session_ended"))
+    );
+
+    // A password change on green ends a session whose socket is on blue, not its own.
+    let api_blue = Api::new(&blue.base);
+    let kept = Fixture::login(&on_green.api, "ann@example.test", password).await;
+    let other = Fixture::login(&api_blue, "ann@example.test", password).await;
+    let url = format!("{}/ws/admin/inbox", blue.ws_base());
+    let mut inbox = WsClient::connect_operator(&url, &other).await.unwrap();
+    inbox.handshake().await;
+    let (status, body) = on_green
+        .api
+        .post(
+            "/api/auth/password",
+            Some(&kept),
+            json!({"current_password": password, "new_password": "another long secret"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    inbox.expect_close(4001).await;
+    let (status, _) = api_blue.get("/api/dialogs", Some(&kept)).await;
+    assert_eq!(
+        status, 200,
+        "the changing session goes on, on every process"
+    );
+}
 
 async fn two_processes_on_one_database_deliver_every_event_both_ways(
     (_keep, blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
@@ -195,12 +317,10 @@ async fn two_processes_on_one_database_deliver_every_event_both_ways(
 async fn a_console_on_one_process_sees_inbox_rows_of_dialogs_served_by_the_other(
     (_keep, _blue, green, on_blue): (Keep, ServerProcess, ServerProcess, Fixture),
 ) {
-    let inbox_url = format!(
-        "{}/ws/admin/inbox?token={}",
-        green.ws_base(),
-        on_blue.operator_token
-    );
-    let mut inbox = WsClient::connect(&inbox_url, None).await.unwrap();
+    let inbox_url = format!("{}/ws/admin/inbox", green.ws_base());
+    let mut inbox = WsClient::connect_operator(&inbox_url, &on_blue.operator_token)
+        .await
+        .unwrap();
     inbox.handshake().await;
 
     let visitor = on_blue.open_widget(None).await;

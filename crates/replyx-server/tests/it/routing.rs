@@ -59,12 +59,10 @@ async fn each_connection_is_counted_under_its_own_kind_and_no_other() {
 #[tokio::test]
 async fn the_inbox_feed_counts_as_an_admin_socket_without_a_dialog() {
     let (server, fx) = seeded().await;
-    let url = format!(
-        "{}/ws/admin/inbox?token={}",
-        ws_base(&server),
-        fx.operator_token
-    );
-    let mut inbox = replyx_testkit::WsClient::connect(&url, None).await.unwrap();
+    let url = format!("{}/ws/admin/inbox", ws_base(&server));
+    let mut inbox = replyx_testkit::WsClient::connect_operator(&url, &fx.operator_token)
+        .await
+        .unwrap();
     let established = inbox.expect_type("connection.established").await;
     assert_eq!(established["kind"], "admin");
     assert!(established.get("dialog_id").is_none());

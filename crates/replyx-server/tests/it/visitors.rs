@@ -125,3 +125,53 @@ async fn a_visitor_cannot_choose_its_sender() {
     assert_eq!(event["message"]["sender"], "visitor");
     assert!(!texts(&fx.admin_events(&v.dialog_id).await).contains(&"I am the operator".to_owned()));
 }
+
+/// `client_msg_id` is each sender's own key. An operator reply reusing the visitor's
+/// key is stored as the operator's message (it was answered 200 with the visitor's and
+/// dropped), a visitor reusing a note's key gets their own message (it was a 500:
+/// the note cannot be shown on the visitor stream), and each side's retry still
+/// returns its own first copy.
+#[tokio::test]
+async fn a_client_msg_id_belongs_to_its_sender_not_the_dialog() {
+    let (_server, fx) = seeded().await;
+    let visitor = fx.open_widget(None).await;
+    assert_eq!(fx.handoff(&visitor.dialog_id, "take").await.0, 201);
+    let path = format!("/api/dialogs/{}/messages", visitor.dialog_id);
+    let operator = |text: &'static str, key: &'static str, internal: bool| {
+        let api = fx.api.clone();
+        let (path, token) = (path.clone(), fx.operator_token.clone());
+        async move {
+            api.post(
+                &path,
+                Some(&token),
+                json!({"text": text, "client_msg_id": key, "internal": internal}),
+            )
+            .await
+        }
+    };
+
+    let (status, asked) = visitor.says(&fx.api, "is it in stock?", Some("k-1")).await;
+    assert_eq!(status, 201, "{asked}");
+    let (status, reply) = operator("yes", "k-1", false).await;
+    assert_eq!(status, 201, "the operator's own message: {reply}");
+    assert_eq!(reply["message"]["sender"], "operator");
+    assert_eq!(reply["message"]["text"], "yes");
+    let (status, again) = operator("yes (retry)", "k-1", false).await;
+    assert_eq!((status, &again["seq"]), (200, &reply["seq"]));
+    let (status, again) = visitor.says(&fx.api, "retry", Some("k-1")).await;
+    assert_eq!((status, &again["seq"]), (200, &asked["seq"]));
+
+    let (status, note) = operator("check stock", "k-2", true).await;
+    assert_eq!(status, 201, "{note}");
+    let (status, mine) = visitor.says(&fx.api, "thanks", Some("k-2")).await;
+    assert_eq!(
+        status, 201,
+        "the visitor's own message, not the note: {mine}"
+    );
+    assert_eq!(mine["message"]["text"], "thanks");
+    assert!(mine["message"].get("internal").is_none(), "{mine}");
+
+    let stored = texts(&fx.admin_events(&visitor.dialog_id).await);
+    let tail = &stored[stored.len() - 4..];
+    assert_eq!(tail, ["is it in stock?", "yes", "check stock", "thanks"]);
+}

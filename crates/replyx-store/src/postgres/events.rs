@@ -3,7 +3,6 @@
 
 use super::{backend, rows};
 use crate::records::{self, message_payload, now, refusal_reason};
-use replyx_core::handoff::{self, HandoffAction};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -12,8 +11,8 @@ type Tx<'c> = Transaction<'c, Postgres>;
 
 /// One statement per append. `locked` takes the dialog's row lock (waiting for a
 /// writer on another node, then re-reading the row it committed), so the seq it reads
-/// is the newest; `added` writes the event, or nothing when the `client_msg_id` is
-/// already stored (the unique index is the arbiter, and a conflict does not abort the
+/// is the newest; `added` writes the event, or nothing when its sender already stored
+/// the `client_msg_id` (the unique index is the arbiter, and a conflict does not abort the
 /// surrounding batch); `moved` advances the dialog in the same statement, so no path
 /// stores an event without moving `last_seq`. With the guard on, the row is only
 /// locked while the dialog is open and in the required status.
@@ -24,9 +23,9 @@ WITH locked AS (
        FOR UPDATE),
 added AS (
     INSERT INTO events (dialog_id, seq, prev_visitor_seq, internal, sender, client_msg_id,
-                        payload, origin, created_at)
-    SELECT id, last_seq + 1, last_visitor_seq, $2, $3, $4, $5, $6, $7 FROM locked
-    ON CONFLICT (dialog_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
+                        payload, origin, created_at, sender_key)
+    SELECT id, last_seq + 1, last_visitor_seq, $2, $3, $4, $5, $6, $7, $10 FROM locked
+    ON CONFLICT (dialog_id, sender_key, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
     RETURNING dialog_id, seq, prev_visitor_seq),
 moved AS (
     UPDATE dialogs
@@ -60,11 +59,16 @@ async fn insert_where(
     guard: Option<Option<DialogStatus>>,
 ) -> Result<Option<StoredEvent>, StoreError> {
     let internal = payload.is_internal();
-    let (sender, client_msg_id) = match &payload {
-        EventPayload::MessageCreated { message } => {
-            (Some(message.sender.as_str()), message.client_msg_id.clone())
-        }
-        EventPayload::DialogStatus { .. } => (None, None),
+    let (sender, sender_key, client_msg_id) = match &payload {
+        EventPayload::MessageCreated { message } => (
+            Some(message.sender.as_str()),
+            Some(records::sender_key(
+                message.sender,
+                message.operator.as_ref(),
+            )),
+            message.client_msg_id.clone(),
+        ),
+        EventPayload::DialogStatus { .. } | EventPayload::DialogRated { .. } => (None, None, None),
     };
     let row = sqlx::query(APPEND)
         .bind(dialog.to_string())
@@ -76,6 +80,7 @@ async fn insert_where(
         .bind(now())
         .bind(guard.is_some())
         .bind(guard.flatten().map(|s| s.as_str()))
+        .bind(sender_key)
         .fetch_optional(&mut **tx)
         .await
         .map_err(backend)?;
@@ -132,15 +137,18 @@ pub(crate) async fn append_message(
     }
 }
 
-/// The stored first copy of a retried message comes back as an idempotent success;
-/// anything else as the refusal.
+/// The stored first copy of a retried message (the same sender's, see
+/// `records::sender_key`) comes back as an idempotent success; anything else as the
+/// refusal.
 async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError> {
     if let Some(key) = &m.client_msg_id {
         let first = sqlx::query(&format!(
-            "SELECT {} FROM events WHERE dialog_id = $1 AND client_msg_id = $2",
+            "SELECT {} FROM events WHERE dialog_id = $1 AND sender_key = $2 \
+             AND client_msg_id = $3",
             rows::EVENT_COLUMNS
         ))
         .bind(m.dialog_id.to_string())
+        .bind(records::sender_key(m.sender, m.operator.as_ref()))
         .bind(key)
         .fetch_optional(&mut **tx)
         .await
@@ -156,63 +164,13 @@ async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError
     Err(refusal_reason(status, m.require_status))
 }
 
-/// Applies a handoff under the dialog's row lock: two operators on two nodes taking
-/// the same dialog serialize here, and the second sees the first one's holder (409).
-/// A take also locks the operator's row, so two takes by one operator on two nodes
-/// cannot both pass the held-dialogs limit.
-pub(crate) async fn handoff(
-    tx: &mut Tx<'_>,
-    dialog: DialogId,
-    action: HandoffAction,
-    max_held: u64,
-    origin: &str,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let held_by_actor = match &action {
-        HandoffAction::Take(op) => {
-            sqlx::query("SELECT 1 FROM operators WHERE id = $1 FOR UPDATE")
-                .bind(op.id.to_string())
-                .execute(&mut **tx)
-                .await
-                .map_err(backend)?;
-            let row = sqlx::query(
-                "SELECT count(*) AS n FROM dialogs WHERE operator_id = $1 AND status = 'operator'",
-            )
-            .bind(op.id.to_string())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(backend)?;
-            rows::get::<i64>(&row, "n")?.max(0) as u64
-        }
-        _ => 0,
-    };
-    let (status, holder) = status_of(tx, dialog, true).await?;
-    let holder = holder.map(|h| records::parse_id(&h)).transpose()?;
-    let Some(t) = handoff::decide(status, holder, &action, held_by_actor, max_held)
-        .map_err(StoreError::Handoff)?
-    else {
-        return Ok(Vec::new());
-    };
-    sqlx::query("UPDATE dialogs SET status = $1, operator_id = $2 WHERE id = $3")
-        .bind(t.status.as_str())
-        .bind(t.operator.as_ref().map(|o| o.id.to_string()))
-        .bind(dialog.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    let [status_event, notice] = crate::records::handoff_payloads(t);
-    Ok(vec![
-        insert(tx, dialog, status_event, origin).await?,
-        insert(tx, dialog, notice, origin).await?,
-    ])
-}
-
 pub(crate) async fn last_status(
     pool: &PgPool,
     dialog: DialogId,
 ) -> Result<Option<StoredEvent>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {} FROM events WHERE dialog_id = $1 AND sender IS NULL \
-         ORDER BY seq DESC LIMIT 1",
+         AND payload LIKE '{{\"type\":\"dialog.status\"%' ORDER BY seq DESC LIMIT 1",
         rows::EVENT_COLUMNS
     ))
     .bind(dialog.to_string())
@@ -285,4 +243,28 @@ pub(crate) async fn trim(pool: &PgPool, dialog: DialogId, keep: u32) -> Result<u
     .await
     .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+/// See `Store::visitor_position`. The event after `seq` records the visitor stream's
+/// newest seq before it (`prev_visitor_seq`, the link visitor streams resume by), so
+/// one row answers; past the log's end the dialog's own `last_visitor_seq` does. A
+/// position whose next event was trimmed maps to 0: never to one a visitor did not see.
+pub(crate) async fn visitor_position(
+    pool: &PgPool,
+    dialog: DialogId,
+    seq: Seq,
+) -> Result<Seq, StoreError> {
+    let row = sqlx::query(
+        "SELECT CASE WHEN $2 >= d.last_seq THEN d.last_visitor_seq \
+         ELSE COALESCE((SELECT e.prev_visitor_seq FROM events e \
+                         WHERE e.dialog_id = d.id AND e.seq = $2 + 1), 0) END AS position \
+         FROM dialogs d WHERE d.id = $1",
+    )
+    .bind(dialog.to_string())
+    .bind(seq_param(seq).min(i64::MAX - 1))
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound)?;
+    Ok(records::seq(rows::get(&row, "position")?))
 }

@@ -8,7 +8,8 @@ use replyx_protocol::AssistantId;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 const COLUMNS: &str =
-    "id, name, welcome_message, allowed_domains, rules, fallback_reply, created_at";
+    "id, name, welcome_message, allowed_domains, rules, fallback_reply, identity_mode, \
+     auto_assign, release_to, created_at";
 
 pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assistant, StoreError> {
     let a = Assistant {
@@ -18,10 +19,13 @@ pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assis
         allowed_domains: new.allowed_domains,
         rules: new.rules,
         fallback_reply: new.fallback_reply,
+        identity_mode: new.identity_mode,
+        auto_assign: new.auto_assign,
+        release_to: new.release_to,
         created_at: now(),
     };
     sqlx::query(&format!(
-        "INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO assistants ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(a.id.to_string())
     .bind(&a.name)
@@ -29,6 +33,9 @@ pub(crate) async fn create(pool: &SqlitePool, new: NewAssistant) -> Result<Assis
     .bind(json(&a.allowed_domains))
     .bind(json(&a.rules))
     .bind(&a.fallback_reply)
+    .bind(a.identity_mode.as_str())
+    .bind(a.auto_assign)
+    .bind(a.release_to.as_str())
     .bind(a.created_at)
     .execute(pool)
     .await
@@ -63,15 +70,27 @@ pub(crate) async fn update(
     if let Some(fallback) = patch.fallback_reply {
         a.fallback_reply = fallback;
     }
+    if let Some(mode) = patch.identity_mode {
+        a.identity_mode = mode;
+    }
+    if let Some(auto) = patch.auto_assign {
+        a.auto_assign = auto;
+    }
+    if let Some(to) = patch.release_to {
+        a.release_to = to;
+    }
     sqlx::query(
         "UPDATE assistants SET name = ?, welcome_message = ?, allowed_domains = ?, rules = ?, \
-         fallback_reply = ? WHERE id = ?",
+         fallback_reply = ?, identity_mode = ?, auto_assign = ?, release_to = ? WHERE id = ?",
     )
     .bind(&a.name)
     .bind(&a.welcome_message)
     .bind(json(&a.allowed_domains))
     .bind(json(&a.rules))
     .bind(&a.fallback_reply)
+    .bind(a.identity_mode.as_str())
+    .bind(a.auto_assign)
+    .bind(a.release_to.as_str())
     .bind(a.id.to_string())
     .execute(&mut **tx)
     .await

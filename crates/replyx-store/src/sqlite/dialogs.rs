@@ -105,8 +105,16 @@ pub(crate) async fn list(
     pool: &SqlitePool,
     q: DialogQuery,
 ) -> Result<Vec<DialogSummary>, StoreError> {
+    // Text search scans the messages (and verified visitors' names and e-mails): fine
+    // for an operator's occasional search; a full-text index is the next step at scale.
     let filter = "WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.assistant_id = ?2) \
                   AND (?3 IS NULL OR d.updated_at < ?3) AND (?5 IS NULL OR d.assistant_id <> ?5) \
+                  AND (?6 IS NULL OR d.operator_id = ?6) \
+                  AND (?7 IS NULL OR lower(v.name) LIKE ?7 ESCAPE '\\' \
+                       OR lower(v.email) LIKE ?7 ESCAPE '\\' \
+                       OR EXISTS (SELECT 1 FROM events e WHERE e.dialog_id = d.id \
+                                  AND e.sender IS NOT NULL \
+                                  AND lower(json_extract(e.payload, '$.message.text')) LIKE ?7 ESCAPE '\\')) \
                   ORDER BY d.updated_at DESC LIMIT ?4";
     let rows = sqlx::query(&summary_sql(filter))
         .bind(q.status.map(|s| s.as_str()))
@@ -114,6 +122,8 @@ pub(crate) async fn list(
         .bind(q.before)
         .bind(q.limit as i64)
         .bind(q.exclude_assistant.map(|a| a.to_string()))
+        .bind(q.operator.map(|o| o.to_string()))
+        .bind(q.text.as_deref().map(crate::records::like_pattern))
         .fetch_all(pool)
         .await
         .map_err(backend)?;

@@ -2,11 +2,10 @@
 //! transaction), idempotent messages, handoff events, and reads by seq.
 
 use super::{backend, rows};
-use crate::records::{message_payload, now, refusal_reason};
-use replyx_core::handoff::{self, HandoffAction};
+use crate::records::{message_payload, now, refusal_reason, sender_key};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 /// A write transaction, on a pooled or a borrowed connection.
 type Tx<'c> = Transaction<'c, Sqlite>;
@@ -45,19 +44,22 @@ async fn insert_where(
     guard: Option<Guard>,
 ) -> Result<Option<StoredEvent>, StoreError> {
     let internal = payload.is_internal();
-    let (sender, client_msg_id) = match &payload {
-        EventPayload::MessageCreated { message } => {
-            (Some(message.sender.as_str()), message.client_msg_id.clone())
-        }
-        EventPayload::DialogStatus { .. } => (None, None),
+    let (sender, sender_key, client_msg_id) = match &payload {
+        EventPayload::MessageCreated { message } => (
+            Some(message.sender.as_str()),
+            Some(sender_key(message.sender, message.operator.as_ref())),
+            message.client_msg_id.clone(),
+        ),
+        EventPayload::DialogStatus { .. } | EventPayload::DialogRated { .. } => (None, None, None),
     };
     let row = sqlx::query(
         "INSERT INTO events (dialog_id, seq, prev_visitor_seq, internal, sender, client_msg_id, \
-         payload, origin, created_at) \
-         SELECT d.id, d.last_seq + 1, d.last_visitor_seq, ?2, ?3, ?4, ?5, ?6, ?7 FROM dialogs d \
+         payload, origin, created_at, sender_key) \
+         SELECT d.id, d.last_seq + 1, d.last_visitor_seq, ?2, ?3, ?4, ?5, ?6, ?7, ?10 FROM dialogs d \
          WHERE d.id = ?1 AND (?8 = 0 OR (d.status <> 'closed' \
            AND (?9 IS NULL OR d.status = ?9) \
-           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dialog_id = ?1 AND e.client_msg_id = ?4))) \
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.dialog_id = ?1 \
+                           AND e.sender_key = ?10 AND e.client_msg_id = ?4))) \
          RETURNING seq, prev_visitor_seq",
     )
     .bind(dialog.to_string())
@@ -69,6 +71,7 @@ async fn insert_where(
     .bind(now())
     .bind(guard.is_some())
     .bind(guard.and_then(|g| g.require_status).map(|s| s.as_str()))
+    .bind(sender_key)
     .fetch_optional(&mut **tx)
     .await
     .map_err(backend)?;
@@ -125,14 +128,16 @@ pub(crate) async fn append_message(
 }
 
 /// Why a guarded append wrote nothing: the stored first copy of a retried message
-/// comes back as `Ok` (an idempotent success), anything else as the refusal.
+/// (the same sender's, see `records::sender_key`) comes back as `Ok` (an idempotent
+/// success), anything else as the refusal.
 async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError> {
     if let Some(key) = &m.client_msg_id {
         let first = sqlx::query(&format!(
-            "SELECT {} FROM events WHERE dialog_id = ? AND client_msg_id = ?",
+            "SELECT {} FROM events WHERE dialog_id = ? AND sender_key = ? AND client_msg_id = ?",
             rows::EVENT_COLUMNS
         ))
         .bind(m.dialog_id.to_string())
+        .bind(sender_key(m.sender, m.operator.as_ref()))
         .bind(key)
         .fetch_optional(&mut **tx)
         .await
@@ -148,53 +153,13 @@ async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError
     Err(refusal_reason(status, m.require_status))
 }
 
-pub(crate) async fn handoff(
-    tx: &mut Tx<'_>,
-    dialog: DialogId,
-    action: HandoffAction,
-    max_held: u64,
-    origin: &str,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let (status, holder) = status_of(tx, dialog).await?;
-    let holder = holder.map(|h| rows::parse_id(&h)).transpose()?;
-    let held_by_actor = match &action {
-        HandoffAction::Take(op) => {
-            let row = sqlx::query(
-                "SELECT count(*) AS n FROM dialogs WHERE operator_id = ? AND status = 'operator'",
-            )
-            .bind(op.id.to_string())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(backend)?;
-            row.try_get::<i64, _>("n").map_err(backend)? as u64
-        }
-        _ => 0,
-    };
-    let Some(t) = handoff::decide(status, holder, &action, held_by_actor, max_held)
-        .map_err(StoreError::Handoff)?
-    else {
-        return Ok(Vec::new());
-    };
-    sqlx::query("UPDATE dialogs SET status = ?, operator_id = ? WHERE id = ?")
-        .bind(t.status.as_str())
-        .bind(t.operator.as_ref().map(|o| o.id.to_string()))
-        .bind(dialog.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    let [status_event, notice] = crate::records::handoff_payloads(t);
-    Ok(vec![
-        insert(tx, dialog, status_event, origin).await?,
-        insert(tx, dialog, notice, origin).await?,
-    ])
-}
-
 pub(crate) async fn last_status(
     pool: &SqlitePool,
     dialog: DialogId,
 ) -> Result<Option<StoredEvent>, StoreError> {
     let row = sqlx::query(&format!(
-        "SELECT {} FROM events WHERE dialog_id = ? AND sender IS NULL ORDER BY seq DESC LIMIT 1",
+        "SELECT {} FROM events WHERE dialog_id = ? AND sender IS NULL \
+         AND payload LIKE '{{\"type\":\"dialog.status\"%' ORDER BY seq DESC LIMIT 1",
         rows::EVENT_COLUMNS
     ))
     .bind(dialog.to_string())
@@ -267,4 +232,29 @@ pub(crate) async fn trim(
     .await
     .map_err(backend)?;
     Ok(done.rows_affected())
+}
+
+/// See `Store::visitor_position`. The event after `seq` records the visitor stream's
+/// newest seq before it (`prev_visitor_seq`, the link visitor streams resume by), so
+/// one row answers; past the log's end the dialog's own `last_visitor_seq` does. A
+/// position whose next event was trimmed maps to 0: never to one a visitor did not see.
+pub(crate) async fn visitor_position(
+    pool: &SqlitePool,
+    dialog: DialogId,
+    seq: Seq,
+) -> Result<Seq, StoreError> {
+    let seq = seq.0.min(i64::MAX as u64 - 1) as i64;
+    let row = sqlx::query(
+        "SELECT CASE WHEN ?2 >= d.last_seq THEN d.last_visitor_seq \
+         ELSE COALESCE((SELECT e.prev_visitor_seq FROM events e \
+                         WHERE e.dialog_id = d.id AND e.seq = ?2 + 1), 0) END AS position \
+         FROM dialogs d WHERE d.id = ?1",
+    )
+    .bind(dialog.to_string())
+    .bind(seq)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound)?;
+    rows::seq(&row, "position")
 }

@@ -214,6 +214,7 @@ mod tests {
                 email: "ann@example.test".into(),
                 name: "Ann".into(),
                 password_hash: "unused".into(),
+                role: replyx_core::Role::Admin,
             })
             .await
             .unwrap()

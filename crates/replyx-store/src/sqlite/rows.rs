@@ -10,14 +10,18 @@ use sqlx::Row;
 
 pub(crate) use crate::records::parse_id;
 
-/// Columns of `dialogs` joined with the holding operator's name, as `dialog_columns`
+/// Columns of `dialogs` joined with the holding operator's name and the verified
+/// visitor behind the guest, if any, as `dialog_columns`
 /// lists them.
 pub(crate) const DIALOG_COLUMNS: &str = "d.id, d.assistant_id, d.guest_id, d.status, \
     d.operator_id, o.name AS operator_name, d.last_seq, d.last_visitor_seq, \
-    d.visitor_read_up_to, d.operator_read_up_to, d.created_at, d.updated_at";
+    d.visitor_read_up_to, d.operator_read_up_to, d.created_at, d.updated_at, \
+    v.user_id AS visitor_user_id, v.name AS visitor_name, v.email AS visitor_email, \
+    d.queued_at, d.context, d.rating_score, d.rating_comment";
 
 /// `FROM` clause that goes with [`DIALOG_COLUMNS`].
-pub(crate) const DIALOG_FROM: &str = "dialogs d LEFT JOIN operators o ON o.id = d.operator_id";
+pub(crate) const DIALOG_FROM: &str = "dialogs d LEFT JOIN operators o ON o.id = d.operator_id \
+    LEFT JOIN verified_visitors v ON v.assistant_id = d.assistant_id AND v.guest_id = d.guest_id";
 
 fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StoreError>
 where
@@ -46,6 +50,13 @@ pub(crate) fn dialog(row: &SqliteRow) -> Result<DialogRecord, StoreError> {
         status: get(row, "status")?,
         operator_id: get(row, "operator_id")?,
         operator_name: get(row, "operator_name")?,
+        visitor_user_id: get(row, "visitor_user_id")?,
+        visitor_name: get(row, "visitor_name")?,
+        visitor_email: get(row, "visitor_email")?,
+        queued_at: get(row, "queued_at")?,
+        context: get(row, "context")?,
+        rating_score: get(row, "rating_score")?,
+        rating_comment: get(row, "rating_comment")?,
         last_seq: get(row, "last_seq")?,
         last_visitor_seq: get(row, "last_visitor_seq")?,
         visitor_read_up_to: get(row, "visitor_read_up_to")?,
@@ -85,6 +96,9 @@ pub(crate) fn assistant(row: &SqliteRow) -> Result<Assistant, StoreError> {
         allowed_domains: get(row, "allowed_domains")?,
         rules: get(row, "rules")?,
         fallback_reply: get(row, "fallback_reply")?,
+        identity_mode: get(row, "identity_mode")?,
+        auto_assign: get(row, "auto_assign")?,
+        release_to: get(row, "release_to")?,
         created_at: get(row, "created_at")?,
     })
 }

@@ -75,6 +75,7 @@ pub(crate) async fn assistant(store: &dyn Store, welcome: Option<&str>) -> Assis
             allowed_domains: vec!["shop.example".into()],
             rules: vec![],
             fallback_reply: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -106,6 +107,7 @@ pub(crate) async fn op(store: &dyn Store, name: &str) -> OperatorRef {
         email: format!("{name}@example.test"),
         name: name.into(),
         password_hash: "not used here".into(),
+        role: replyx_core::Role::Admin,
     };
     store.create_operator(new).await.unwrap().to_ref()
 }

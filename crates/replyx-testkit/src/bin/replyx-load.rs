@@ -5,7 +5,7 @@
 //! connection success rate fell below `--min-success-rate`.
 
 use clap::Parser;
-use replyx_testkit::load::{run_chat, ChatLoad, SiteEntry, StormPlan};
+use replyx_testkit::load::{run_chat, ChatLoad, SendVia, SiteEntry, StormPlan};
 use std::time::Duration;
 
 /// Visitor/operator pairs exchanging messages, with a seq audit of every socket.
@@ -59,6 +59,10 @@ struct Args {
     /// The page origin those visitors send (one of the assistant's allowed domains)
     #[arg(long, requires = "site_token")]
     site_origin: Option<String>,
+    /// How messages are sent: `http` (POST) or `socket` (`message.send` on the
+    /// sender's own socket, POST when it gives no answer)
+    #[arg(long, default_value = "http", value_parser = ["http", "socket"])]
+    send_via: String,
     /// Lowest acceptable connection success rate
     #[arg(long, default_value_t = 0.999)]
     min_success_rate: f64,
@@ -86,6 +90,11 @@ async fn main() -> std::process::ExitCode {
             .site_token
             .zip(args.site_origin)
             .map(|(token, origin)| SiteEntry { token, origin }),
+        send_via: if args.send_via == "socket" {
+            SendVia::Socket
+        } else {
+            SendVia::Http
+        },
     };
     match run_chat(load).await {
         Ok(report) => {

@@ -1,14 +1,14 @@
 //! One visitor/operator pair: a dialog opened the widget way (our iframe) or the site
 //! way (embedded on a customer page, with its `Origin`), a visitor socket and an
 //! operator socket, and a sender that alternates visitor and operator messages over
-//! HTTP, retrying a failed send with the same `client_msg_id` (so a retry can never
-//! duplicate).
+//! HTTP or on the sender's own socket (`SendVia`), retrying a failed send with the same
+//! `client_msg_id` (so a retry can never duplicate).
 
 use super::audit::fetch_log;
 use super::report::Report;
 use super::sent::SentTimes;
-use super::stream::{Stream, StreamSetup};
-use super::{ChatLoad, RunShared, SiteEntry};
+use super::stream::{SocketSend, Stream, StreamSetup};
+use super::{ChatLoad, RunShared, SendVia, SiteEntry};
 use crate::Api;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,8 @@ pub(crate) struct SendStats {
     pub(crate) sent: u64,
     pub(crate) retried: u64,
     pub(crate) failed: u64,
-    /// For each stored message, ms from its first POST to the acknowledging response.
+    /// For each stored message, ms from its first send to its acknowledgement (the
+    /// POST's response or the `message.ack`).
     pub(crate) acked_ms: Vec<f64>,
 }
 
@@ -114,15 +115,19 @@ impl Pair {
             move |s| format!("{ws_v}/ws/{via}/dialogs/{d_v}?{entry}&guest_token={g}&since={s}"),
             since,
             way.origin.clone(),
+            None,
             setup.clone(),
         );
-        let (d_o, t) = (dialog.clone(), token.clone());
+        let d_o = dialog.clone();
         let operator = Stream::start(
-            move |s| format!("{ws}/ws/dialogs/{d_o}?token={t}&since={s}"),
+            move |s| format!("{ws}/ws/dialogs/{d_o}?since={s}"),
             since,
             None,
+            Some(token.clone()),
             setup,
         );
+        let sockets = (load.send_via == SendVia::Socket)
+            .then(|| (visitor.sends.clone(), operator.sends.clone()));
         let sender = tokio::spawn(send_loop(
             api.clone(),
             dialog.clone(),
@@ -132,6 +137,7 @@ impl Pair {
             load.interval,
             run.stop.clone(),
             sent_times.clone(),
+            sockets,
         ));
         Ok(Pair {
             dialog,
@@ -240,6 +246,7 @@ async fn send_loop(
     interval: Duration,
     stop: CancellationToken,
     sent_times: Arc<SentTimes>,
+    sockets: Option<(SocketQueue, SocketQueue)>,
 ) -> SendStats {
     let mut stats = SendStats::default();
     let mut n: u64 = 0;
@@ -257,7 +264,8 @@ async fn send_loop(
         }
         n += 1;
         let id = format!("{dialog}-{n}");
-        let (path, auth, text, origin) = if n % 2 == 1 {
+        let from_visitor = n % 2 == 1;
+        let (path, auth, text, origin) = if from_visitor {
             (
                 format!("/api/{}/dialogs/{dialog}/messages", way.via),
                 guest_token.as_str(),
@@ -274,6 +282,18 @@ async fn send_loop(
         };
         sent_times.posting(&id);
         let posted = Instant::now();
+        let on_socket = sockets
+            .as_ref()
+            .map(|(visitor, operator)| if from_visitor { visitor } else { operator });
+        if let Some(queue) = on_socket {
+            if send_on_socket(queue, &text, &id).await {
+                stats.sent += 1;
+                stats.acked_ms.push(posted.elapsed().as_secs_f64() * 1000.0);
+                continue;
+            }
+            // Unanswered or refused: by POST, same key, as the widget does.
+            stats.retried += 1;
+        }
         let body = json!({"text": text, "client_msg_id": id});
         let (delivered, retries) = post_until_stored(&api, origin, &path, auth, &body).await;
         stats.retried += retries;
@@ -284,6 +304,30 @@ async fn send_loop(
             stats.failed += 1;
         }
     }
+}
+
+/// A stream's queue of `message.send` frames.
+type SocketQueue = tokio::sync::mpsc::UnboundedSender<SocketSend>;
+
+/// Longest wait for a socket send's answer before the POST takes over.
+const SOCKET_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends a message on the socket; whether a `message.ack` came back in time.
+async fn send_on_socket(queue: &SocketQueue, text: &str, key: &str) -> bool {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let frame = json!({"type": "message.send", "text": text, "client_msg_id": key}).to_string();
+    let send = SocketSend {
+        frame,
+        key: key.to_owned(),
+        answer,
+    };
+    if queue.send(send).is_err() {
+        return false;
+    }
+    matches!(
+        tokio::time::timeout(SOCKET_ACK_TIMEOUT, answered).await,
+        Ok(Ok(true))
+    )
 }
 
 /// Posts a message until the server acknowledges it (at most 20 tries, with a growing

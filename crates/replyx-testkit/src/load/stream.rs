@@ -2,16 +2,19 @@
 //! any close reconnect (after the protocol's jitter for 1012, backoff otherwise) until
 //! told to stop. Records each connection attempt, and how long each reconnect took.
 //! In a reconnect storm it drops its connection when told, and reconnects at once
-//! when released.
+//! when released. While live it writes the pair's `message.send` frames (`SocketSend`)
+//! and hands each its answer; a send still waiting when the socket goes is dropped
+//! unanswered, and the pair sends it again by POST.
 
 use super::sent::SentTimes;
 use super::storm::Storm;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +43,18 @@ pub(crate) struct StreamLog {
     pub(crate) latencies_ms: Vec<f64>,
 }
 
+/// A `message.send` for the socket to write once it is live; `answer` gets `true` on its
+/// `message.ack`, `false` on an `error` naming its key, and is dropped unanswered when
+/// the socket goes first.
+pub(crate) struct SocketSend {
+    pub(crate) frame: String,
+    pub(crate) key: String,
+    pub(crate) answer: oneshot::Sender<bool>,
+}
+
 pub(crate) struct Stream {
+    /// Where the pair's sender queues `message.send` frames for this socket.
+    pub(crate) sends: mpsc::UnboundedSender<SocketSend>,
     pub(crate) log: Arc<Mutex<StreamLog>>,
     /// The highest seq received; the pair awaits it at the end.
     pub(crate) last: Arc<watch::Sender<u64>>,
@@ -65,25 +79,30 @@ pub(crate) struct StreamSetup {
 
 impl Stream {
     /// Starts a socket on `url_for(since)`, beginning at `since`.
-    /// `origin` goes in the upgrade's `Origin` header (a site widget's page).
+    /// `origin` goes in the upgrade's `Origin` header (a site widget's page), `bearer`
+    /// in `Authorization` (an operator's token: never in the URL).
     pub(crate) fn start(
         url_for: impl Fn(u64) -> String + Send + 'static,
         since: u64,
         origin: Option<Arc<str>>,
+        bearer: Option<Arc<str>>,
         setup: StreamSetup,
     ) -> Stream {
         let log = Arc::new(Mutex::new(StreamLog::default()));
         let last = Arc::new(watch::Sender::new(since));
         let done = CancellationToken::new();
+        let (sends, queued) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(
             url_for,
-            origin,
+            Headers { origin, bearer },
+            queued,
             log.clone(),
             last.clone(),
             done.clone(),
             setup,
         ));
         Stream {
+            sends,
             log,
             last,
             done,
@@ -92,9 +111,17 @@ impl Stream {
     }
 }
 
+/// What a socket's upgrade request carries besides its URL.
+struct Headers {
+    origin: Option<Arc<str>>,
+    bearer: Option<Arc<str>>,
+}
+
+#[allow(clippy::too_many_arguments)] // one spawn site, each argument named there
 async fn run(
     url_for: impl Fn(u64) -> String,
-    origin: Option<Arc<str>>,
+    headers: Headers,
+    mut queued: mpsc::UnboundedReceiver<SocketSend>,
     log: Arc<Mutex<StreamLog>>,
     last: Arc<watch::Sender<u64>>,
     done: CancellationToken,
@@ -117,7 +144,7 @@ async fn run(
         let since = *last.borrow();
         let url = url_for(since);
         let connected = tokio::select! {
-            c = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, origin.as_deref(), source)) => c,
+            c = tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, &headers, source)) => c,
             _ = done.cancelled() => {
                 // Cut short by the end of the run, not refused: no attempt at all.
                 log.lock().expect("log").attempts -= 1;
@@ -135,9 +162,22 @@ async fn run(
         let mut code = None;
         let mut live = false;
         let mut stormed = false;
+        // Sends written on this socket and not answered yet, by key.
+        let mut unanswered: HashMap<String, oneshot::Sender<bool>> = HashMap::new();
         loop {
             let next = tokio::select! {
                 n = socket.next() => n,
+                Some(send) = queued.recv(), if live => {
+                    // A send its sender gave up on went by POST meanwhile.
+                    if send.answer.is_closed() {
+                        continue;
+                    }
+                    if socket.send(Message::Text(send.frame.into())).await.is_err() {
+                        break;
+                    }
+                    unanswered.insert(send.key, send.answer);
+                    continue;
+                }
                 _ = done.cancelled() => break,
                 _ = storm_dropped(&storm_ahead) => { stormed = true; break }
             };
@@ -147,6 +187,16 @@ async fn run(
                     let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else {
                         continue;
                     };
+                    let acked = frame["type"] == "message.ack";
+                    if acked || frame["type"] == "error" {
+                        if let Some(answer) = frame["client_msg_id"]
+                            .as_str()
+                            .and_then(|key| unanswered.remove(key))
+                        {
+                            let _ = answer.send(acked);
+                        }
+                        continue;
+                    }
                     if frame["type"] == "replay.complete" && !live {
                         live = true;
                         failures = 0;
@@ -238,16 +288,25 @@ type Socket =
 /// over 127.0.0.0/8.
 async fn connect(
     url: &str,
-    origin: Option<&str>,
+    headers: &Headers,
     source: Option<IpAddr>,
 ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     use tokio_tungstenite::tungstenite::http::HeaderValue;
+    let header = |v: String| {
+        HeaderValue::from_str(&v)
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))
+    };
     let mut request = url.into_client_request()?;
-    if let Some(origin) = origin {
-        let value = HeaderValue::from_str(origin)
-            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
-        request.headers_mut().insert("origin", value);
+    if let Some(origin) = &headers.origin {
+        request
+            .headers_mut()
+            .insert("origin", header(origin.to_string())?);
+    }
+    if let Some(token) = &headers.bearer {
+        request
+            .headers_mut()
+            .insert("authorization", header(format!("Bearer {token}"))?);
     }
     let Some(source) = source else {
         return tokio_tungstenite::connect_async(request)

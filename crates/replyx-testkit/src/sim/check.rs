@@ -61,9 +61,16 @@ pub(crate) fn at_rest(world: &World) -> Result<(), Failure> {
                         by_text.entry(&message.text).or_default().push(e.seq);
                     }
                 }
-                EventPayload::DialogStatus { status, operator } => {
+                EventPayload::DialogStatus {
+                    status,
+                    operator,
+                    reason,
+                    ..
+                } => {
                     let next = operator.as_ref().map(|o| o.id);
-                    if *status == DialogStatus::Operator {
+                    // A transfer is the one way a held dialog changes hands.
+                    let transfer = *reason == Some(replyx_protocol::StatusReason::Transferred);
+                    if *status == DialogStatus::Operator && !transfer {
                         if let (Some(held), Some(taker)) = (holder, next) {
                             if held != taker {
                                 return Err(world.fail(format!(
@@ -75,6 +82,7 @@ pub(crate) fn at_rest(world: &World) -> Result<(), Failure> {
                     }
                     holder = next;
                 }
+                EventPayload::DialogRated { .. } => {}
             }
         }
         if let Some((key, seqs)) = by_key.iter().find(|(_, seqs)| seqs.len() > 1) {

@@ -141,7 +141,10 @@ pub(crate) fn pump(
                 }
                 out.frames.push(Frame::Typing(actor));
             }
-            Outbound::Frame { .. } | Outbound::Inbox(_) | Outbound::Resync => {}
+            Outbound::Frame { .. }
+            | Outbound::Read { .. }
+            | Outbound::Inbox(_)
+            | Outbound::Resync => {}
         }
     }
     if let Some(code) = session.sub.closer().code() {
@@ -208,12 +211,7 @@ pub(crate) fn open(
         .expect("the store reads")
         .expect("the dialog exists");
     let stream = Stream::of(kind);
-    let mut cursor = Cursor::resume(
-        stream,
-        Some(since),
-        record.last_seq_in(stream),
-        record.last_seq,
-    );
+    let mut cursor = Cursor::resume(stream, Some(since), record.last_seq_in(stream));
     let mut out = Pumped {
         frames: vec![Frame::Pong(record.last_seq_in(stream))],
         violations: Vec::new(),

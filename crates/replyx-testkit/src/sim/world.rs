@@ -76,6 +76,7 @@ impl World {
                     email: format!("op{o}@sim.test"),
                     name: format!("op{o}"),
                     password_hash: "unused".into(),
+                    role: replyx_core::Role::Admin,
                 }))
                 .expect("an operator");
             operators.push(op.to_ref());

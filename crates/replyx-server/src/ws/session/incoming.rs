@@ -1,4 +1,5 @@
-//! Client → server: size and rate limits, then `ping`, `typing` and `read` frames.
+//! Client → server: size and rate limits, then `ping`, `typing`, `read` and
+//! `message.send` (in `send`) frames.
 //! A bad frame gets an `error` frame and the connection stays usable; an oversize frame
 //! closes with 1009 and a flood with 1008.
 
@@ -48,6 +49,8 @@ impl Session {
         let frame = ServerFrame::Error {
             code: ErrorCode::InvalidFrame.as_str().into(),
             message: message.into(),
+            client_msg_id: None,
+            retry_after: None,
         };
         self.send_frame(&frame).await
     }
@@ -55,13 +58,13 @@ impl Session {
     async fn on_client_frame(&mut self, frame: ClientFrame) -> Result<(), Exit> {
         let dialog = self.dialog_id;
         match (frame, dialog) {
-            (ClientFrame::Ping, None) => {
+            (ClientFrame::Ping {}, None) => {
                 self.send_frame(&ServerFrame::Pong {
                     last_seq: Seq::ZERO,
                 })
                 .await
             }
-            (ClientFrame::Ping, Some(dialog)) => {
+            (ClientFrame::Ping {}, Some(dialog)) => {
                 let newest = match self.state.store.dialog(dialog).await {
                     Ok(Some(d)) => d.last_seq_in(self.cursor.stream()),
                     _ => self.cursor.last(),
@@ -94,8 +97,24 @@ impl Session {
                     Err(e) => self.reject(&e.message).await,
                 }
             }
-            (ClientFrame::Typing { .. } | ClientFrame::Read { .. }, None) => {
-                self.reject("typing and read frames need a dialog socket")
+            (
+                ClientFrame::MessageSend {
+                    text,
+                    client_msg_id,
+                    internal,
+                },
+                Some(dialog),
+            ) => {
+                self.on_message_send(dialog, text, client_msg_id, internal)
+                    .await
+            }
+            (
+                ClientFrame::Typing { .. }
+                | ClientFrame::Read { .. }
+                | ClientFrame::MessageSend { .. },
+                None,
+            ) => {
+                self.reject("typing, read and message.send frames need a dialog socket")
                     .await
             }
         }

@@ -12,6 +12,7 @@ use super::{Exit, Session};
 use crate::hub::Outbound;
 use axum::extract::ws::{Message, Utf8Bytes};
 use replyx_core::delivery::{Cursor, Next};
+use replyx_core::Stream;
 use replyx_protocol::{CloseCode, ConnectionId, EventPayload, Seq, ServerFrame};
 
 /// Events read from the store per page of a replay or gap fill.
@@ -29,10 +30,10 @@ impl Session {
 
     /// `connection.established`, the replay of `seq > since`, `replay.complete`.
     pub(super) async fn start(&mut self, id: ConnectionId, since: Option<Seq>) -> Result<(), Exit> {
-        let (stream_newest, log_newest) = match self.dialog_id {
-            None => (Seq::ZERO, Seq::ZERO),
+        let stream_newest = match self.dialog_id {
+            None => Seq::ZERO,
             Some(dialog) => match self.state.store.dialog(dialog).await {
-                Ok(Some(d)) => (d.last_seq_in(self.cursor.stream()), d.last_seq),
+                Ok(Some(d)) => d.last_seq_in(self.cursor.stream()),
                 Ok(None) => return Err(Exit::Close(CloseCode::NotFound)),
                 Err(_) => return Err(Exit::Close(CloseCode::InternalError)),
             },
@@ -45,7 +46,7 @@ impl Session {
             heartbeat_ms: self.state.settings.limits.heartbeat_interval.as_millis() as u64,
         })
         .await?;
-        self.cursor = Cursor::resume(self.cursor.stream(), since, stream_newest, log_newest);
+        self.cursor = Cursor::resume(self.cursor.stream(), since, stream_newest);
         if since.is_some() {
             self.catch_up().await?;
         }
@@ -120,12 +121,22 @@ impl Session {
                         .to_std()
                         .unwrap_or_default()
                         .as_secs_f64(),
-                    EventPayload::DialogStatus { .. } => fanout.received.elapsed().as_secs_f64(),
+                    EventPayload::DialogStatus { .. } | EventPayload::DialogRated { .. } => {
+                        fanout.received.elapsed().as_secs_f64()
+                    }
                 };
                 self.state.metrics.delivered(self.kind, latency);
                 Ok(())
             }
             Outbound::Frame { json, .. } | Outbound::Inbox(json) => self.send_text(json).await,
+            // The stream picks its numbering of the mark (see `Outbound::Read`).
+            Outbound::Read { admin, visitor, .. } => match self.cursor.stream() {
+                Stream::Admin => self.send_text(admin).await,
+                Stream::Visitor => match visitor {
+                    Some(json) => self.send_text(json).await,
+                    None => Ok(()),
+                },
+            },
             Outbound::Resync if self.dialog_id.is_some() => {
                 self.state.metrics.gap_fill(self.kind);
                 self.catch_up().await

@@ -112,7 +112,8 @@ impl World {
         let op = self.operators[o].clone();
         let action = match self.rng.gen_range(0..100) {
             0..=54 => HandoffAction::Take(op),
-            55..=97 => HandoffAction::Release(op),
+            55..=80 => HandoffAction::Release(op),
+            81..=97 => HandoffAction::HandBack(op),
             _ => HandoffAction::Close(op),
         };
         let d = self.clients[c].dialog;

@@ -1,81 +1,14 @@
-//! Operator accounts and assistants.
+//! Assistants.
 
 use super::{backend, rows};
-use crate::records::{json, now, parse_id};
-use replyx_core::{
-    Assistant, AssistantPatch, NewAssistant, NewOperator, Operator, OperatorRecord, StoreError,
-};
-use replyx_protocol::{AssistantId, OperatorId};
-use sqlx::postgres::PgRow;
+use crate::records::{json, now};
+use replyx_core::{Assistant, AssistantPatch, NewAssistant, StoreError};
+use replyx_protocol::AssistantId;
 use sqlx::{PgPool, Postgres, Transaction};
 
 const ASSISTANT_COLUMNS: &str =
-    "id, name, welcome_message, allowed_domains, rules, fallback_reply, created_at";
-
-pub(crate) async fn create_operator(
-    pool: &PgPool,
-    new: NewOperator,
-) -> Result<Operator, StoreError> {
-    let id = OperatorId::new();
-    sqlx::query(
-        "INSERT INTO operators (id, email, name, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id.to_string())
-    .bind(&new.email)
-    .bind(&new.name)
-    .bind(&new.password_hash)
-    .bind(now())
-    .execute(pool)
-    .await
-    .map_err(backend)?;
-    Ok(Operator {
-        id,
-        email: new.email,
-        name: new.name,
-    })
-}
-
-fn operator_row(row: &PgRow) -> Result<Operator, StoreError> {
-    let id: String = rows::get(row, "id")?;
-    Ok(Operator {
-        id: parse_id(&id)?,
-        email: rows::get(row, "email")?,
-        name: rows::get(row, "name")?,
-    })
-}
-
-pub(crate) async fn operator_by_email(
-    pool: &PgPool,
-    email: &str,
-) -> Result<Option<OperatorRecord>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, email, name, password_hash FROM operators WHERE lower(email) = lower($1)",
-    )
-    .bind(email)
-    .fetch_optional(pool)
-    .await
-    .map_err(backend)?;
-    row.map(|r| {
-        Ok(OperatorRecord {
-            operator: operator_row(&r)?,
-            password_hash: rows::get(&r, "password_hash")?,
-        })
-    })
-    .transpose()
-}
-
-pub(crate) async fn operator(
-    pool: &PgPool,
-    id: OperatorId,
-) -> Result<Option<Operator>, StoreError> {
-    let row = sqlx::query("SELECT id, email, name FROM operators WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)?;
-    row.as_ref().map(operator_row).transpose()
-}
+    "id, name, welcome_message, allowed_domains, rules, fallback_reply, identity_mode, \
+     auto_assign, release_to, created_at";
 
 pub(crate) async fn create_assistant(
     pool: &PgPool,
@@ -88,10 +21,13 @@ pub(crate) async fn create_assistant(
         allowed_domains: new.allowed_domains,
         rules: new.rules,
         fallback_reply: new.fallback_reply,
+        identity_mode: new.identity_mode,
+        auto_assign: new.auto_assign,
+        release_to: new.release_to,
         created_at: now(),
     };
     sqlx::query(&format!(
-        "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(a.id.to_string())
     .bind(&a.name)
@@ -99,6 +35,9 @@ pub(crate) async fn create_assistant(
     .bind(json(&a.allowed_domains))
     .bind(json(&a.rules))
     .bind(&a.fallback_reply)
+    .bind(a.identity_mode.as_str())
+    .bind(a.auto_assign)
+    .bind(a.release_to.as_str())
     .bind(a.created_at)
     .execute(pool)
     .await
@@ -137,15 +76,28 @@ pub(crate) async fn update_assistant(
     if let Some(fallback) = patch.fallback_reply {
         a.fallback_reply = fallback;
     }
+    if let Some(mode) = patch.identity_mode {
+        a.identity_mode = mode;
+    }
+    if let Some(auto) = patch.auto_assign {
+        a.auto_assign = auto;
+    }
+    if let Some(to) = patch.release_to {
+        a.release_to = to;
+    }
     sqlx::query(
         "UPDATE assistants SET name = $1, welcome_message = $2, allowed_domains = $3, \
-         rules = $4, fallback_reply = $5 WHERE id = $6",
+         rules = $4, fallback_reply = $5, identity_mode = $6, auto_assign = $7, \
+         release_to = $8 WHERE id = $9",
     )
     .bind(&a.name)
     .bind(&a.welcome_message)
     .bind(json(&a.allowed_domains))
     .bind(json(&a.rules))
     .bind(&a.fallback_reply)
+    .bind(a.identity_mode.as_str())
+    .bind(a.auto_assign)
+    .bind(a.release_to.as_str())
     .bind(a.id.to_string())
     .execute(&mut **tx)
     .await
