@@ -300,7 +300,7 @@ mod tests {
         })));
         hub.deliver(event(dialog, 2, false));
         assert!(matches!(admin.recv().await, Some(Outbound::Event(e)) if e.event.seq == Seq(1)));
-        assert!(matches!(admin.recv().await, Some(Outbound::Frame { .. })));
+        assert!(matches!(admin.recv().await, Some(Outbound::Frame(_))));
         assert!(
             matches!(site.recv().await, Some(Outbound::Event(e)) if e.event.seq == Seq(2)),
             "note and visitor typing skipped"

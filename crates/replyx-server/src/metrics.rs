@@ -39,6 +39,10 @@ struct Inner {
     /// `bus_traffic`'s nine series resolved once, by [`traffic_index`]: counted on
     /// every broker message, where a label lookup per message would hash and lock.
     bus_traffic_series: Vec<IntCounter>,
+    /// The per-kind series counted on every frame and connection, resolved once per
+    /// kind (by [`kind_index`]): a label lookup hashes the label and takes a lock, which
+    /// on the delivery path cost more than the count itself.
+    by_kind: Vec<KindSeries>,
     logins: IntCounterVec,
     password_checks: IntCounter,
     token_verifications: IntCounterVec,
@@ -51,6 +55,22 @@ struct Inner {
     canary_last_success: Gauge,
     canary_age: Gauge,
     build_info: IntGaugeVec,
+}
+
+/// One connection kind's hot series.
+struct KindSeries {
+    connections: IntGauge,
+    sent: IntCounter,
+    latency: Histogram,
+}
+
+/// Where `kind`'s series sit in `by_kind` (the order of `ConnectionKind::ALL`).
+fn kind_index(kind: ConnectionKind) -> usize {
+    match kind {
+        ConnectionKind::Admin => 0,
+        ConnectionKind::Site => 1,
+        ConnectionKind::Widget => 2,
+    }
 }
 
 const TRAFFIC_WAYS: [BrokerTraffic; 3] = [
@@ -227,6 +247,7 @@ impl Metrics {
                 &["direction", "body"],
             )),
             bus_traffic_series: Vec::new(),
+            by_kind: Vec::with_capacity(ConnectionKind::ALL.len()),
             logins: must(IntCounterVec::new(
                 Opts::new(
                     "replyx_login_attempts_total",
@@ -369,12 +390,15 @@ impl Metrics {
         for outcome in LOGIN_OUTCOMES {
             inner.logins.with_label_values(&[outcome]);
         }
-        for k in ConnectionKind::ALL {
-            inner.connections.with_label_values(&[k.as_str()]).set(0);
-            inner.messages_sent.with_label_values(&[k.as_str()]);
+        for (i, k) in ConnectionKind::ALL.into_iter().enumerate() {
+            debug_assert_eq!(kind_index(k), i);
+            inner.by_kind.push(KindSeries {
+                connections: inner.connections.with_label_values(&[k.as_str()]),
+                sent: inner.messages_sent.with_label_values(&[k.as_str()]),
+                latency: inner.latency.with_label_values(&[k.as_str()]),
+            });
             inner.attempts.with_label_values(&[k.as_str()]);
             inner.successes.with_label_values(&[k.as_str()]);
-            inner.latency.with_label_values(&[k.as_str()]);
             inner.replayed.with_label_values(&[k.as_str()]);
             inner.gap_fills.with_label_values(&[k.as_str()]);
             inner.audience_violations.with_label_values(&[k.as_str()]);
@@ -390,6 +414,10 @@ impl Metrics {
         }
     }
 
+    fn kind(&self, kind: ConnectionKind) -> &KindSeries {
+        &self.inner.by_kind[kind_index(kind)]
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         self.inner.canary_age.set(self.canary_age_seconds());
@@ -399,31 +427,19 @@ impl Metrics {
     }
 
     pub(crate) fn connection_opened(&self, kind: ConnectionKind) {
-        self.inner
-            .connections
-            .with_label_values(&[kind.as_str()])
-            .inc();
+        self.kind(kind).connections.inc();
     }
 
     pub(crate) fn connection_closed(&self, kind: ConnectionKind) {
-        self.inner
-            .connections
-            .with_label_values(&[kind.as_str()])
-            .dec();
+        self.kind(kind).connections.dec();
     }
 
     pub(crate) fn frame_sent(&self, kind: ConnectionKind) {
-        self.inner
-            .messages_sent
-            .with_label_values(&[kind.as_str()])
-            .inc();
+        self.kind(kind).sent.inc();
     }
 
     pub(crate) fn delivered(&self, kind: ConnectionKind, seconds: f64) {
-        self.inner
-            .latency
-            .with_label_values(&[kind.as_str()])
-            .observe(seconds);
+        self.kind(kind).latency.observe(seconds);
     }
 
     pub(crate) fn replayed(&self, kind: ConnectionKind, n: usize) {

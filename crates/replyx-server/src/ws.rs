@@ -20,6 +20,14 @@ use replyx_protocol::{ClientId, CloseCode, ConnectionKind, DialogId, Seq};
 use session::SessionContext;
 use std::net::SocketAddr;
 
+/// A socket's read buffer. tungstenite allocates it when the socket opens, keeps it for
+/// the socket's life and zero-fills its free part before every read, so its size is
+/// both per-socket memory and work per read. Client frames are small (pongs, typing,
+/// read marks, a chat message): 1 KiB reads nearly all of them in one go, and a larger
+/// frame grows the buffer to its own length (docs/perf/RESULTS.md: 4 KiB cost 3 KiB
+/// more per idle socket and 12,000 instructions per message in zero-filling).
+const READ_BUFFER: usize = 1024;
+
 /// Applies the frame and buffer limits: tungstenite's 128 KiB default read buffer and
 /// unbounded write buffer would dominate per-socket memory.
 fn configure(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
@@ -29,7 +37,7 @@ fn configure(ws: WebSocketUpgrade, limits: &Limits) -> WebSocketUpgrade {
         .max_frame_bytes
         .saturating_mul(4)
         .saturating_add(1024);
-    ws.read_buffer_size(4 * 1024)
+    ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(hard_max)

@@ -271,12 +271,8 @@ impl Registry {
                 return slow;
             }
             Outbound::Event(e) => (e.event.dialog_id, e.delivery()),
-            Outbound::Read { dialog_id, .. } => (*dialog_id, replyx_core::audience::Delivery::Read),
-            Outbound::Frame {
-                dialog_id,
-                delivery,
-                ..
-            } => (*dialog_id, *delivery),
+            Outbound::Read(read) => (read.dialog_id, replyx_core::audience::Delivery::Read),
+            Outbound::Frame(frame) => (frame.dialog_id, frame.delivery),
         };
         let conns = self.dialogs.get(&dialog).map(Vec::as_slice).unwrap_or(&[]);
         let targets = conns.iter().filter(|c| may_receive(delivery, c.kind));

@@ -113,7 +113,9 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
         peer_ip: ctx.peer_ip,
         operator: ctx.operator.clone(),
     };
-    let exit = match session.start(sub.id(), ctx.since).await {
+    // The replay at connect is boxed and freed once done: an idle socket's task then
+    // holds only the live loop's state (docs/perf/RESULTS.md, memory per socket).
+    let exit = match Box::pin(session.start(sub.id(), ctx.since)).await {
         Ok(()) => {
             session
                 .serve(&mut sub, ctx.expires_at, ctx.operator_session)
@@ -148,21 +150,34 @@ impl Session {
         session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let expiry = tokio::time::sleep_until(expiry_instant(expires_at));
         tokio::pin!(expiry);
+        // One timer for the client's silence, moved only when the client was heard
+        // from: a timer made afresh on every turn of the loop would be registered and
+        // removed once per event delivered.
+        let mut heard_at = self.last_activity;
+        let silent = tokio::time::sleep_until(heard_at + limits.heartbeat_timeout);
+        tokio::pin!(silent);
         loop {
-            let silent_until = self.last_activity + limits.heartbeat_timeout;
+            if self.last_activity != heard_at {
+                heard_at = self.last_activity;
+                silent.as_mut().reset(heard_at + limits.heartbeat_timeout);
+            }
             let step = tokio::select! {
                 code = closer.requested() => Err(Exit::Close(code)),
                 item = sub.recv() => match item {
                     Some(outbound) => self.on_outbound(outbound).await,
                     None => Err(Exit::Close(CloseCode::InternalError)),
                 },
-                message = self.socket.recv() => self.on_incoming(message).await,
+                // Boxed, as are the replay, the gap fill and the session re-check:
+                // the session's task would otherwise hold room for the largest future
+                // any of its awaits can be (a `message.send` through the store) for as
+                // long as the socket is open. One allocation per client frame instead.
+                message = self.socket.recv() => Box::pin(self.on_incoming(message)).await,
                 _ = ping.tick() => self.heartbeat().await,
                 _ = &mut expiry, if expires_at.is_some() => Err(Exit::Close(CloseCode::AuthExpired)),
                 _ = session_check.tick(), if operator_session.is_some() => {
-                    self.recheck(operator_session).await
+                    Box::pin(self.recheck(operator_session)).await
                 }
-                _ = tokio::time::sleep_until(silent_until) => Err(Exit::Close(CloseCode::GoingAway)),
+                _ = &mut silent => Err(Exit::Close(CloseCode::GoingAway)),
             };
             if let Err(exit) = step {
                 return exit;

@@ -131,20 +131,16 @@ pub(crate) fn pump(
             Outbound::Event(fanout) => {
                 on_event(rt, store, session, &fanout.event, skip_gap_fill, &mut out)
             }
-            Outbound::Frame {
-                delivery: Delivery::Typing(actor),
-                ..
-            } => {
-                if is_visitor && actor == TypingActor::Visitor {
-                    out.violations
-                        .push("the hub offered visitor typing to a visitor".into());
+            Outbound::Frame(frame) => {
+                if let Delivery::Typing(actor) = frame.delivery {
+                    if is_visitor && actor == TypingActor::Visitor {
+                        out.violations
+                            .push("the hub offered visitor typing to a visitor".into());
+                    }
+                    out.frames.push(Frame::Typing(actor));
                 }
-                out.frames.push(Frame::Typing(actor));
             }
-            Outbound::Frame { .. }
-            | Outbound::Read { .. }
-            | Outbound::Inbox(_)
-            | Outbound::Resync => {}
+            Outbound::Read(_) | Outbound::Inbox(_) | Outbound::Resync => {}
         }
     }
     if let Some(code) = session.sub.closer().code() {

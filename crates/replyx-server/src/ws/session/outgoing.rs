@@ -99,7 +99,7 @@ impl Session {
                     Next::Duplicate => return Ok(()),
                     Next::Gap => {
                         self.state.metrics.gap_fill(self.kind);
-                        return self.catch_up().await;
+                        return Box::pin(self.catch_up()).await;
                     }
                     Next::NotInStream => {
                         tracing::error!(kind = %self.kind, dialog = %event.dialog_id, seq = %event.seq,
@@ -128,18 +128,19 @@ impl Session {
                 self.state.metrics.delivered(self.kind, latency);
                 Ok(())
             }
-            Outbound::Frame { json, .. } | Outbound::Inbox(json) => self.send_text(json).await,
-            // The stream picks its numbering of the mark (see `Outbound::Read`).
-            Outbound::Read { admin, visitor, .. } => match self.cursor.stream() {
-                Stream::Admin => self.send_text(admin).await,
-                Stream::Visitor => match visitor {
-                    Some(json) => self.send_text(json).await,
+            Outbound::Frame(frame) => self.send_text(frame.json.clone()).await,
+            Outbound::Inbox(json) => self.send_text(json.as_ref().clone()).await,
+            // The stream picks its numbering of the mark (see `ReadFrames`).
+            Outbound::Read(read) => match self.cursor.stream() {
+                Stream::Admin => self.send_text(read.admin.clone()).await,
+                Stream::Visitor => match &read.visitor {
+                    Some(json) => self.send_text(json.clone()).await,
                     None => Ok(()),
                 },
             },
             Outbound::Resync if self.dialog_id.is_some() => {
                 self.state.metrics.gap_fill(self.kind);
-                self.catch_up().await
+                Box::pin(self.catch_up()).await
             }
             // Inbox rows are not replayed: the console reloads its list on reconnect.
             Outbound::Resync => Err(Exit::Close(CloseCode::ServiceRestart)),
