@@ -38,6 +38,7 @@ pub async fn serve(
             },
             _ = stop.cancelled() => break,
         };
+        without_nagle(&stream);
         // `ConnectInfo` as `into_make_service_with_connect_info` would insert it.
         let service =
             router
@@ -74,6 +75,18 @@ pub async fn serve(
     connections.wait().await;
 }
 
+/// Turns Nagle's algorithm off for an accepted connection: it holds back a small write
+/// while an earlier one is unacknowledged, and the client's delayed acknowledgement
+/// then holds it up to 40 ms. A socket that is written two frames in a row (a
+/// `message.ack` and the event it stored, typing and a message) waited that long for
+/// the second: the fan-out bench sending on the socket measured p99 45.8 ms against
+/// 2.7 ms over HTTP. Frames are written whole, so nothing is gained by coalescing.
+fn without_nagle(stream: &tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
+}
+
 /// Errors of `accept` that concern one connection are skipped; others (out of file
 /// descriptors) would repeat at once, so the loop pauses before accepting again, as
 /// hyper's and axum's servers do.
@@ -87,4 +100,24 @@ async fn on_accept_error(e: std::io::Error) {
     }
     tracing::error!(error = %e, "accept failed");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_nagle;
+    use tokio::net::{TcpListener, TcpStream};
+
+    #[tokio::test]
+    async fn an_accepted_connection_writes_without_nagle() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let ((accepted, _), _client) =
+            tokio::join!(async { listener.accept().await.unwrap() }, client);
+        assert!(
+            !accepted.nodelay().unwrap(),
+            "the kernel's default is Nagle on"
+        );
+        without_nagle(&accepted);
+        assert!(accepted.nodelay().unwrap());
+    }
 }
