@@ -177,6 +177,9 @@ fn respond(
         state.metrics.connection_error(code.name());
         tracing::debug!(%kind, code = code.code(), "refusing websocket");
     }
+    // Boxed: the upgrade's task and the session's both hold their context for the
+    // socket's life, and a pointer costs less there than the context itself.
+    let decision = decision.map(Box::new);
     ws.on_upgrade(move |socket| {
         lifecycle.track(async move {
             match decision {

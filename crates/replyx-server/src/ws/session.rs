@@ -80,12 +80,12 @@ struct Session {
 }
 
 /// Upgrades that were refused: close at once with `code`.
-pub async fn refuse(socket: WebSocket, state: &AppState, code: CloseCode) {
-    close(socket, state, code).await;
+pub async fn refuse(mut socket: WebSocket, state: &AppState, code: CloseCode) {
+    close(&mut socket, state, code).await;
 }
 
 /// Runs an accepted connection to its end.
-pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
+pub async fn run(mut socket: WebSocket, state: AppState, ctx: Box<SessionContext>) {
     let mut sub = match state
         .hub
         .register(ctx.kind, ctx.dialog_id, ctx.client.clone())
@@ -94,7 +94,7 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
         Err(e) => {
             tracing::debug!(kind = %ctx.kind, error = ?e, "connection limit reached");
             state.metrics.connection_error("limit");
-            return close(socket, &state, CloseCode::TryAgainLater).await;
+            return close(&mut socket, &state, CloseCode::TryAgainLater).await;
         }
     };
     let console = ctx.console_of.map(|op| state.consoles.open(op));
@@ -128,7 +128,7 @@ pub async fn run(socket: WebSocket, state: AppState, ctx: SessionContext) {
     drop(interest);
     drop(console);
     if let Exit::Close(code) = exit {
-        close(session.socket, &state, code).await;
+        close(&mut session.socket, &state, code).await;
     }
 }
 
@@ -140,11 +140,13 @@ impl Session {
         operator_session: Option<replyx_protocol::SessionId>,
     ) -> Exit {
         let closer = sub.closer().clone();
-        let limits = self.state.settings.limits.clone();
-        let mut ping = tokio::time::interval_at(
-            Instant::now() + limits.heartbeat_interval,
-            limits.heartbeat_interval,
-        );
+        // The two settings the loop reads, not a copy of every limit: the loop's state
+        // is held for the socket's life.
+        let (heartbeat, silence) = {
+            let limits = &self.state.settings.limits;
+            (limits.heartbeat_interval, limits.heartbeat_timeout)
+        };
+        let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         let check_every = self.state.settings.session_check_interval;
         let mut session_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
         session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -154,17 +156,19 @@ impl Session {
         // from: a timer made afresh on every turn of the loop would be registered and
         // removed once per event delivered.
         let mut heard_at = self.last_activity;
-        let silent = tokio::time::sleep_until(heard_at + limits.heartbeat_timeout);
+        let silent = tokio::time::sleep_until(heard_at + silence);
         tokio::pin!(silent);
         loop {
             if self.last_activity != heard_at {
                 heard_at = self.last_activity;
-                silent.as_mut().reset(heard_at + limits.heartbeat_timeout);
+                silent.as_mut().reset(heard_at + silence);
             }
             let step = tokio::select! {
                 code = closer.requested() => Err(Exit::Close(code)),
                 item = sub.recv() => match item {
-                    Some(outbound) => self.on_outbound(outbound).await,
+                    // Boxed (one allocation per item): held inline, its state would be
+                    // reserved in every session's task while the socket is idle.
+                    Some(outbound) => Box::pin(self.on_outbound(outbound)).await,
                     None => Err(Exit::Close(CloseCode::InternalError)),
                 },
                 // Boxed, as are the replay, the gap fill and the session re-check:
@@ -234,7 +238,10 @@ fn expiry_instant(exp: Option<u64>) -> Instant {
 
 /// Sends a close frame with `code`, then waits briefly for the client's close so the
 /// connection ends with a clean TCP shutdown.
-async fn close(mut socket: WebSocket, state: &AppState, code: CloseCode) {
+///
+/// Borrows the socket: a session's task reserves room for each of its awaits, and a
+/// close that owned the socket would hold a second copy of it for the socket's life.
+async fn close(socket: &mut WebSocket, state: &AppState, code: CloseCode) {
     state.metrics.closed_with(code);
     let frame = CloseFrame {
         code: code.code(),
