@@ -13,6 +13,7 @@ mod events;
 mod feedback;
 mod group_commit;
 mod identity;
+mod message_batch;
 mod operators;
 mod presence;
 mod routing;
@@ -38,6 +39,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Prepared statements the write connection keeps: the store's own writes (about 60)
+/// and the message batch's INSERT of each size up to `message_batch::PERSISTENT_ROWS`.
+const WRITE_STATEMENT_CACHE: usize = 320;
 
 /// How long readiness waits for the writer to show it can write.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -80,11 +85,18 @@ impl SqliteStore {
         // checkpointer below does, off the write path.
         // Not tested before each acquire: it is this process's own idle connection, and
         // the test would cost a round trip to SQLite's thread per transaction.
+        // Its statement cache holds every statement it runs, the message batch's INSERT
+        // of each common size included (`message_batch::PERSISTENT_ROWS`).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .statement_cache_capacity(WRITE_STATEMENT_CACHE),
+            )
             .await
             .map_err(backend)?;
         let (read, checkpoints) = if in_memory {

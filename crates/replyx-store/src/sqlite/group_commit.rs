@@ -4,14 +4,14 @@
 //! once per batch instead of once per message. A lone append commits at once: nothing
 //! waits for a batch to fill, so latency at low load is that of a single transaction.
 //!
-//! Each append in a batch is one guarded INSERT (see `events::append_message`): a
+//! A batch is written in two round trips to SQLite's thread (see `message_batch`): a
 //! refused append (closed dialog, changed status, retried `client_msg_id`) writes
 //! nothing and the batch goes on. Any other failure may have undone the transaction,
 //! so the batch is rolled back and its appends run again one per transaction, where
 //! each succeeds or fails on its own. Every caller is answered only after its
 //! transaction committed: the store-then-publish order holds.
 
-use super::{backend, events};
+use super::{backend, message_batch};
 use replyx_core::{Appended, NewMessage, StoreError};
 use sqlx::{Connection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
@@ -161,30 +161,27 @@ async fn append_together(
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
     let mut conn = pool.acquire().await.map_err(backend)?;
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-    let mut results = Vec::with_capacity(messages.len());
-    for m in messages {
-        match events::append_message(&mut tx, m, origin).await {
-            Ok(appended) => results.push(Ok(appended)),
-            Err(
-                refused @ (StoreError::NotFound
-                | StoreError::DialogClosed
-                | StoreError::StatusChanged),
-            ) => results.push(Err(refused)),
-            Err(e) => {
-                // When SQLite has already rolled the transaction back itself (a full
-                // disk, an I/O error), our ROLLBACK fails and sqlx still counts the
-                // connection as inside a transaction, so it could never begin another:
-                // such a connection is closed, and the pool opens a fresh one.
-                if tx.rollback().await.is_err() {
-                    conn.close_on_drop();
-                }
-                return Err(e);
+    match message_batch::append_messages(&mut conn, messages, origin).await {
+        Ok(results) => Ok(results),
+        Err(e) => {
+            if !rolled_back(&mut conn).await {
+                // A connection that may still be inside the transaction could never
+                // begin another: it is closed, and the pool opens a fresh one.
+                conn.close_on_drop();
             }
+            Err(e)
         }
     }
-    tx.commit().await.map_err(backend)?;
-    Ok(results)
+}
+
+/// Ends whatever transaction a failed batch left open. "No transaction is active" is
+/// success too: the BEGIN itself failed, or SQLite already rolled back on its own (a
+/// full disk, an I/O error).
+async fn rolled_back(conn: &mut sqlx::SqliteConnection) -> bool {
+    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        Ok(_) => true,
+        Err(e) => e.to_string().contains("no transaction is active"),
+    }
 }
 
 #[cfg(test)]
