@@ -244,6 +244,17 @@ pub(crate) fn message_payload(
     }
 }
 
+/// The payload a [`NewMessage`](replyx_core::NewMessage) is stored as, stamped now.
+pub(crate) fn new_message_payload(m: &replyx_core::NewMessage) -> EventPayload {
+    message_payload(
+        m.sender,
+        m.text.clone(),
+        m.client_msg_id.clone(),
+        m.operator.clone(),
+        m.internal,
+    )
+}
+
 /// Whose idempotency keys a message's `client_msg_id` is among: the visitor, one
 /// operator (by id), the assistant or the system. Keys are unique per sender in a
 /// dialog, not per dialog, so that an operator reusing the visitor's key (or the

@@ -2,7 +2,7 @@
 //! messages, handoff events, and reads by seq.
 
 use super::{backend, rows};
-use crate::records::{self, message_payload, now, refusal_reason};
+use crate::records::{self, new_message_payload, now, refusal_reason};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -121,13 +121,7 @@ pub(crate) async fn append_message(
     m: &NewMessage,
     origin: &str,
 ) -> Result<Appended, StoreError> {
-    let payload = message_payload(
-        m.sender,
-        m.text.clone(),
-        m.client_msg_id.clone(),
-        m.operator.clone(),
-        m.internal,
-    );
+    let payload = new_message_payload(m);
     match insert_where(tx, m.dialog_id, payload, origin, Some(m.require_status)).await? {
         Some(event) => Ok(Appended {
             event,

@@ -19,7 +19,7 @@
 //! error leaves it open (see `group_commit`).
 
 use super::{backend, rows};
-use crate::records::{message_payload, now, refusal_reason, sender_key};
+use crate::records::{new_message_payload, now, refusal_reason, sender_key};
 use replyx_core::{Appended, NewMessage, StoreError, StoredEvent};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::SqliteConnection;
@@ -164,13 +164,7 @@ pub(crate) fn plan(
             results.push(Err(refusal_reason(position.status, m.require_status)));
             continue;
         }
-        let payload = message_payload(
-            m.sender,
-            m.text.clone(),
-            m.client_msg_id.clone(),
-            m.operator.clone(),
-            m.internal,
-        );
+        let payload = new_message_payload(m);
         let internal = payload.is_internal();
         let event = StoredEvent {
             dialog_id: m.dialog_id,
@@ -230,9 +224,6 @@ fn insert_sql(rows: usize) -> &'static str {
     &all[rows]
 }
 
-/// Batches of up to this many rows keep their INSERT prepared.
-pub(crate) const PERSISTENT_ROWS: usize = super::group_commit::MAX_BATCH;
-
 /// Writes `rows` in order and commits. A failed INSERT stops before the COMMIT.
 async fn insert_and_commit(
     conn: &mut SqliteConnection,
@@ -240,10 +231,9 @@ async fn insert_and_commit(
     origin: &str,
 ) -> Result<(), StoreError> {
     let created_at = now();
-    // Sizes up to PERSISTENT_ROWS keep their prepared statement (the write connection's
-    // cache has room for them); a rarer larger batch prepares its own, which it shares
-    // among that many messages.
-    let mut insert = sqlx::query(insert_sql(rows.len())).persistent(rows.len() <= PERSISTENT_ROWS);
+    // Every size keeps its prepared statement: the write connection's cache has room for
+    // all of them (see `WRITE_STATEMENT_CACHE`).
+    let mut insert = sqlx::query(insert_sql(rows.len()));
     for row in rows {
         insert = insert
             .bind(&row.dialog_id)
