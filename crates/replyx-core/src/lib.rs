@@ -29,4 +29,4 @@ pub use model::{
     Operator, OperatorRecord, ReplyRule, StoredEvent, Stream,
 };
 pub use presence::{OperatorPresence, PresenceChange};
-pub use store::{Appended, ChangeBatch, ChangeCursor, Store};
+pub use store::{Appended, AppendedTo, ChangeBatch, ChangeCursor, Store};

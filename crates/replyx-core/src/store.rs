@@ -28,6 +28,19 @@ pub struct Appended {
     pub event: StoredEvent,
     /// `true` when the `client_msg_id` was already stored and nothing new was written.
     pub duplicate: bool,
+    /// The dialog as the append saw it under the write lock, for a new message, so
+    /// whoever reacts to the message (the assistant) needs no read of its own; `None`
+    /// for a repeated `client_msg_id`.
+    pub dialog: Option<AppendedTo>,
+}
+
+/// The dialog a new message was stored in, as it was then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendedTo {
+    /// Its status (a message does not change it).
+    pub status: replyx_protocol::DialogStatus,
+    /// Its assistant.
+    pub assistant_id: AssistantId,
 }
 
 /// Where a change feed reader is: the newest event row and signal row it has seen.

@@ -222,6 +222,10 @@ impl App {
                 store.clone(),
                 settings.session_check_interval,
             ),
+            assistants: crate::assistant_cache::AssistantCache::new(
+                store.clone(),
+                settings.assistant_cache_ttl,
+            ),
             settings,
             store,
             bus,

@@ -114,6 +114,14 @@ pub struct ServeOptions {
     #[arg(long, env = "REPLYX_SESSION_CHECK_INTERVAL", value_parser = humantime::parse_duration)]
     #[serde(default, with = "humantime_serde::option")]
     pub session_check_interval: Option<Duration>,
+    /// How long an assistant's settings (domains, identity mode, rules) read from the
+    /// store are trusted by the per-request paths (a visitor's messages and reads, the
+    /// assistant's reply); a change made on this process
+    /// applies at once, on other processes within this time; 0 reads every time
+    /// [default: 2s]
+    #[arg(long, env = "REPLYX_ASSISTANT_CACHE_TTL", value_parser = humantime::parse_duration)]
+    #[serde(default, with = "humantime_serde::option")]
+    pub assistant_cache_ttl: Option<Duration>,
     /// How long an operator whose console is gone stays online (a reload or a short
     /// network loss is not "offline"); past it their dialogs go back to the queue
     /// [default: 30s]
@@ -183,6 +191,7 @@ impl ServeOptions {
             bus_poll_interval,
             operator_token_ttl,
             session_check_interval,
+            assistant_cache_ttl,
             presence_grace,
             guest_token_ttl,
             http_header_timeout,
@@ -264,6 +273,8 @@ pub struct Settings {
     pub operator_token_ttl: Duration,
     /// Operator session cache lifetime and socket re-check period.
     pub session_check_interval: Duration,
+    /// Assistant cache lifetime (per-message paths).
+    pub assistant_cache_ttl: Duration,
     /// How long an operator without a console stays online.
     pub presence_grace: Duration,
     /// Guest token lifetime.
@@ -348,6 +359,7 @@ impl Settings {
                 .operator_token_ttl
                 .unwrap_or(Duration::from_secs(12 * 3600)),
             session_check_interval: o.session_check_interval.unwrap_or(Duration::from_secs(2)),
+            assistant_cache_ttl: o.assistant_cache_ttl.unwrap_or(Duration::from_secs(2)),
             presence_grace: o.presence_grace.unwrap_or(Duration::from_secs(30)),
             guest_token_ttl: o
                 .guest_token_ttl

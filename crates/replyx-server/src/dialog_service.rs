@@ -116,8 +116,8 @@ pub async fn post_message(state: &AppState, message: NewMessage) -> Result<Appen
     if !appended.duplicate {
         let dialog_id = appended.event.dialog_id;
         publish_events(state, std::slice::from_ref(&appended.event)).await;
-        if from_visitor {
-            responder::on_visitor_message(state, dialog_id, text);
+        if let (true, Some(seen)) = (from_visitor, appended.dialog) {
+            responder::on_visitor_message(state, dialog_id, seen, text);
         }
     }
     Ok(appended)

@@ -12,6 +12,7 @@
 //! - `metrics`, `telemetry`, `secret`, `demo`.
 
 pub mod app;
+pub mod assistant_cache;
 pub mod auth;
 pub mod canary;
 pub mod cli;

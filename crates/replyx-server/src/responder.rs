@@ -7,14 +7,22 @@ use crate::dialog_service;
 use crate::state::AppState;
 use replyx_core::handoff::HandoffAction;
 use replyx_core::rules::{respond, RuleOutcome};
-use replyx_core::{NewMessage, SignalBody};
+use replyx_core::{AppendedTo, NewMessage, SignalBody};
 use replyx_protocol::{DialogId, DialogStatus, Sender, TypingActor, TypingState};
 
-/// Lets the assistant answer `text` in a tracked background task.
-pub fn on_visitor_message(state: &AppState, dialog_id: DialogId, text: String) {
+/// Lets the assistant answer `text` in a tracked background task. `seen` is the dialog
+/// as the append saw it under the write lock: no read of it is needed, and a dialog an
+/// operator holds needs no task at all.
+pub fn on_visitor_message(state: &AppState, dialog_id: DialogId, seen: AppendedTo, text: String) {
+    if !matches!(
+        seen.status,
+        DialogStatus::Ai | DialogStatus::WaitingOperator
+    ) {
+        return;
+    }
     let task_state = state.clone();
     state.lifecycle.spawn(async move {
-        if let Err(e) = answer(&task_state, dialog_id, &text).await {
+        if let Err(e) = answer(&task_state, dialog_id, seen, &text).await {
             tracing::warn!(error = %e.message, dialog = %dialog_id, "assistant reply failed");
         }
     });
@@ -23,14 +31,12 @@ pub fn on_visitor_message(state: &AppState, dialog_id: DialogId, text: String) {
 async fn answer(
     state: &AppState,
     dialog_id: DialogId,
+    seen: AppendedTo,
     text: &str,
 ) -> Result<(), crate::error::ApiError> {
-    let Some(dialog) = state.store.dialog(dialog_id).await? else {
-        return Ok(());
-    };
     // The assistant answers its own dialogs, and keeps answering a visitor waiting
     // for an operator while no operator is online.
-    let answers = match dialog.status {
+    let answers = match seen.status {
         DialogStatus::Ai => true,
         DialogStatus::WaitingOperator => dialog_service::nobody_online(state).await,
         _ => false,
@@ -38,7 +44,7 @@ async fn answer(
     if !answers {
         return Ok(());
     }
-    let Some(assistant) = state.store.assistant(dialog.assistant_id).await? else {
+    let Some(assistant) = state.assistants.get(seen.assistant_id).await? else {
         return Ok(());
     };
     match respond(&assistant, text) {
@@ -65,7 +71,7 @@ async fn answer(
                 client_msg_id: None,
                 operator: None,
                 internal: false,
-                require_status: Some(dialog.status),
+                require_status: Some(seen.status),
             };
             let result = dialog_service::post_message(state, message).await;
             dialog_service::publish_signal(state, dialog_id, typing(TypingState::Stop)).await;

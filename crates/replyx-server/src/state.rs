@@ -40,6 +40,8 @@ pub struct Inner {
     pub login: crate::auth::login_guard::LoginGuard,
     /// Operator sessions: the live check behind every operator request and socket.
     pub sessions: crate::auth::sessions::OperatorSessions,
+    /// Assistants as the per-message paths read them (trusted briefly).
+    pub assistants: crate::assistant_cache::AssistantCache,
     /// The delivery canary's last result.
     pub canary: crate::canary::Canary,
     /// The operators' consoles open on this process (their presence).

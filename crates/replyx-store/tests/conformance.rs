@@ -82,6 +82,13 @@ async fn a_client_msg_id_is_stored_once_per_dialog(store: Arc<dyn Store>, _b: Ar
         .unwrap();
     assert!(!first.duplicate && second.duplicate);
     assert_eq!(first.event, second.event);
+    // The status read under the write lock comes back with a new message only.
+    let seen = first.dialog.unwrap();
+    assert_eq!(
+        (seen.status, seen.assistant_id),
+        (DialogStatus::Ai, asst.id)
+    );
+    assert!(second.dialog.is_none());
     assert_eq!(store.dialog(d.id).await.unwrap().unwrap().last_seq, Seq(1));
 }
 
@@ -232,6 +239,12 @@ async fn handoff_stores_status_and_notice_atomically_and_guards_conditional_appe
         .await
         .unwrap()
         .is_empty());
+    let visitor = store
+        .append_message(message(d.id, "to the operator", None, false))
+        .await
+        .unwrap();
+    assert_eq!(visitor.dialog.unwrap().status, DialogStatus::Operator);
+    assert_eq!(visitor.event.seq, Seq(3));
     let bot = NewMessage {
         require_status: Some(DialogStatus::Ai),
         sender: Sender::Assistant,
@@ -243,7 +256,7 @@ async fn handoff_stores_status_and_notice_atomically_and_guards_conditional_appe
     ));
     assert_eq!(
         store.dialog(d.id).await.unwrap().unwrap().last_seq,
-        Seq(2),
+        Seq(3),
         "nothing stored"
     );
     store

@@ -187,6 +187,14 @@ pub(crate) fn rules(s: &Settings) -> Vec<Rule> {
             ms(50),
             secs(60),
         ),
+        // Zero turns the cache off; past a minute a change on another process takes
+        // longer to apply than an operator would wait for it.
+        time(
+            "assistant_cache_ttl",
+            s.assistant_cache_ttl,
+            Duration::ZERO,
+            secs(60),
+        ),
         // Presence is beaten every sixth of the grace: at least 50 ms apart.
         time("presence_grace", s.presence_grace, ms(300), secs(3600)),
         time(

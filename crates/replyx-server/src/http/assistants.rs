@@ -124,14 +124,17 @@ pub async fn update_assistant(
     AppJson(patch): AppJson<AssistantPatch>,
 ) -> Result<AppJson<Assistant>, ApiError> {
     validate(patch.name.as_deref(), patch.allowed_domains.as_deref())?;
+    let id = parse_id(&id)?;
     let updated = state
         .store
-        .update_assistant(parse_id(&id)?, patch)
+        .update_assistant(id, patch)
         .await
         .map_err(|e| match e {
             replyx_core::StoreError::NotFound => ApiError::not_found("assistant"),
             other => other.into(),
         })?;
+    // This process applies the change at once (others within the cache's lifetime).
+    state.assistants.forget(id).await;
     Ok(AppJson(updated))
 }
 

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use replyx_core::model::DialogRecord;
-use replyx_core::{Assistant, NewMessage, Stream};
+use replyx_core::{Assistant, IdentityMode, NewMessage, Stream};
 use replyx_protocol::{
     AssistantId, ConnectionKind, DialogId, DialogView, ErrorCode, Event, GuestId, QueueStanding,
     Sender, VisitorContext, VisitorIdentity,
@@ -288,12 +288,6 @@ pub(super) async fn authorize(
     headers: &HeaderMap,
 ) -> Result<DialogRecord, ApiError> {
     let id = parse_dialog(id)?;
-    let not_this = || {
-        ApiError::new(
-            ErrorCode::Forbidden,
-            "this guest token does not open this dialog",
-        )
-    };
     let own = claims.dialog == id;
     if claims.via != via || (!own && access == Access::Write) {
         return Err(not_this());
@@ -308,13 +302,70 @@ pub(super) async fn authorize(
     // Only a site check or an anonymous visitor's dialog needs the assistant: a
     // verified visitor passes any identity mode.
     if via == ConnectionKind::Site || dialog.visitor.is_none() {
-        let assistant = assistant(state, dialog.assistant_id).await?;
-        if via == ConnectionKind::Site && !is_allowed(origin(headers), &assistant.allowed_domains) {
-            return Err(forbidden_origin(origin(headers)));
-        }
+        let assistant = cached_assistant(state, dialog.assistant_id).await?;
+        check_origin(&assistant, via, headers)?;
         visitor_identity::check_enforced(state, assistant.identity_mode, &dialog)?;
     }
     Ok(dialog)
+}
+
+/// [`authorize`] for writing a message, without reading the dialog where nothing needs
+/// it: a guest token writes only to the dialog it was issued for, whose assistant it
+/// names, and the append itself refuses a dialog that is gone or closed. The dialog is
+/// read only while the assistant enforces identity (to tell an anonymous visitor's
+/// dialog from a verified one's).
+async fn authorize_write(
+    state: &AppState,
+    claims: &GuestClaims,
+    id: &str,
+    via: ConnectionKind,
+    headers: &HeaderMap,
+) -> Result<DialogId, ApiError> {
+    let id = parse_dialog(id)?;
+    if claims.via != via || claims.dialog != id {
+        return Err(not_this());
+    }
+    let assistant = cached_assistant(state, claims.assistant).await?;
+    check_origin(&assistant, via, headers)?;
+    if assistant.identity_mode == IdentityMode::Enforce {
+        let dialog = state
+            .store
+            .dialog(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("dialog"))?;
+        visitor_identity::check_enforced(state, assistant.identity_mode, &dialog)?;
+    }
+    Ok(id)
+}
+
+fn not_this() -> ApiError {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        "this guest token does not open this dialog",
+    )
+}
+
+async fn cached_assistant(
+    state: &AppState,
+    id: AssistantId,
+) -> Result<std::sync::Arc<Assistant>, ApiError> {
+    state
+        .assistants
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("assistant"))
+}
+
+/// A site route's page must be on the assistant's domains.
+fn check_origin(
+    assistant: &Assistant,
+    via: ConnectionKind,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if via == ConnectionKind::Site && !is_allowed(origin(headers), &assistant.allowed_domains) {
+        return Err(forbidden_origin(origin(headers)));
+    }
+    Ok(())
 }
 
 async fn list_events(
@@ -405,9 +456,9 @@ async fn create_message(
     headers: HeaderMap,
 ) -> Result<(StatusCode, AppJson<Event>), ApiError> {
     rate_limit(&state, ip)?;
-    let dialog = authorize(&state, &claims, &id, via, Access::Write, &headers).await?;
+    let dialog_id = authorize_write(&state, &claims, &id, via, &headers).await?;
     let message = NewMessage {
-        dialog_id: dialog.id,
+        dialog_id,
         sender: Sender::Visitor,
         text: body.text,
         client_msg_id: body.client_msg_id,

@@ -3,7 +3,7 @@
 
 use super::{backend, rows};
 use crate::records::{self, new_message_payload, now, refusal_reason};
-use replyx_core::{Appended, NewMessage, StoreError, StoredEvent, Stream};
+use replyx_core::{Appended, AppendedTo, NewMessage, StoreError, StoredEvent, Stream};
 use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -18,7 +18,7 @@ type Tx<'c> = Transaction<'c, Postgres>;
 /// locked while the dialog is open and in the required status.
 const APPEND: &str = "\
 WITH locked AS (
-    SELECT id, last_seq, last_visitor_seq FROM dialogs
+    SELECT id, status, assistant_id, last_seq, last_visitor_seq FROM dialogs
      WHERE id = $1 AND (NOT $8 OR (status <> 'closed' AND ($9::text IS NULL OR status = $9)))
        FOR UPDATE),
 added AS (
@@ -33,7 +33,8 @@ moved AS (
            last_visitor_seq = CASE WHEN $2 THEN dialogs.last_visitor_seq ELSE added.seq END,
            updated_at = $7
       FROM added WHERE dialogs.id = added.dialog_id)
-SELECT seq, prev_visitor_seq FROM added";
+SELECT added.seq, added.prev_visitor_seq, locked.status, locked.assistant_id
+  FROM added CROSS JOIN locked";
 
 /// Appends `payload` as the dialog's next event, whatever its status (the welcome,
 /// handoff notices).
@@ -45,6 +46,7 @@ pub(crate) async fn insert(
 ) -> Result<StoredEvent, StoreError> {
     insert_where(tx, dialog, payload, origin, None)
         .await?
+        .map(|(event, _)| event)
         .ok_or(StoreError::NotFound)
 }
 
@@ -57,7 +59,7 @@ async fn insert_where(
     payload: EventPayload,
     origin: &str,
     guard: Option<Option<DialogStatus>>,
-) -> Result<Option<StoredEvent>, StoreError> {
+) -> Result<Option<(StoredEvent, AppendedTo)>, StoreError> {
     let internal = payload.is_internal();
     let (sender, sender_key, client_msg_id) = match &payload {
         EventPayload::MessageCreated { message } => (
@@ -85,12 +87,18 @@ async fn insert_where(
         .await
         .map_err(backend)?;
     row.map(|row| {
-        Ok(StoredEvent {
+        let status: String = rows::get(&row, "status")?;
+        let event = StoredEvent {
             dialog_id: dialog,
             seq: records::seq(rows::get(&row, "seq")?),
             prev_visitor_seq: records::seq(rows::get(&row, "prev_visitor_seq")?),
             payload,
-        })
+        };
+        let to = AppendedTo {
+            status: records::status(&status)?,
+            assistant_id: records::parse_id(&rows::get::<String>(&row, "assistant_id")?)?,
+        };
+        Ok((event, to))
     })
     .transpose()
 }
@@ -123,9 +131,10 @@ pub(crate) async fn append_message(
 ) -> Result<Appended, StoreError> {
     let payload = new_message_payload(m);
     match insert_where(tx, m.dialog_id, payload, origin, Some(m.require_status)).await? {
-        Some(event) => Ok(Appended {
+        Some((event, to)) => Ok(Appended {
             event,
             duplicate: false,
+            dialog: Some(to),
         }),
         None => refusal(tx, m).await,
     }
@@ -151,6 +160,7 @@ async fn refusal(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Appended, StoreError
             return Ok(Appended {
                 event: rows::event(&row)?,
                 duplicate: true,
+                dialog: None,
             });
         }
     }

@@ -20,8 +20,8 @@
 
 use super::{backend, rows};
 use crate::records::{new_message_payload, now, refusal_reason, sender_key};
-use replyx_core::{Appended, NewMessage, StoreError, StoredEvent};
-use replyx_protocol::{DialogId, DialogStatus, EventPayload, Seq};
+use replyx_core::{Appended, AppendedTo, NewMessage, StoreError, StoredEvent};
+use replyx_protocol::{AssistantId, DialogId, DialogStatus, EventPayload, Seq};
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -30,6 +30,7 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Position {
     pub(crate) status: DialogStatus,
+    pub(crate) assistant_id: AssistantId,
     pub(crate) last_seq: u64,
     pub(crate) last_visitor_seq: u64,
 }
@@ -103,6 +104,7 @@ async fn begin_and_read_guard(
             let id = rows::parse_id(&rows::text(row, "id")?)?;
             let position = Position {
                 status: crate::records::status(&rows::text(row, "status")?)?,
+                assistant_id: rows::parse_id(&rows::text(row, "assistant_id")?)?,
                 last_seq: rows::seq(row, "last_seq")?.0,
                 last_visitor_seq: rows::seq(row, "last_visitor_seq")?.0,
             };
@@ -123,7 +125,7 @@ async fn begin_and_read_guard(
 /// The first trip: `?1` the batch's dialog ids, `?2` its `[dialog, sender_key, key]`
 /// triples (both JSON arrays).
 const GUARD_SQL: &str = "BEGIN IMMEDIATE; \
-    SELECT 'dialog' AS kind, id, status, last_seq, last_visitor_seq FROM dialogs \
+    SELECT 'dialog' AS kind, id, status, assistant_id, last_seq, last_visitor_seq FROM dialogs \
     WHERE id IN (SELECT value FROM json_each(?1)); \
     SELECT 'copy' AS kind, dialog_id, seq, prev_visitor_seq, payload, e.sender_key, \
     e.client_msg_id FROM json_each(?2) j CROSS JOIN events e \
@@ -151,6 +153,7 @@ pub(crate) fn plan(
             results.push(Ok(Appended {
                 event: first.clone(),
                 duplicate: true,
+                dialog: None,
             }));
             continue;
         }
@@ -192,6 +195,10 @@ pub(crate) fn plan(
         results.push(Ok(Appended {
             event,
             duplicate: false,
+            dialog: Some(AppendedTo {
+                status: position.status,
+                assistant_id: position.assistant_id,
+            }),
         }));
     }
     (results, rows)
@@ -261,6 +268,7 @@ mod tests {
     fn open(last_seq: u64, last_visitor_seq: u64) -> Position {
         Position {
             status: DialogStatus::Ai,
+            assistant_id: replyx_protocol::AssistantId::new(),
             last_seq,
             last_visitor_seq,
         }
