@@ -3,9 +3,10 @@
 use crate::event::OperatorRef;
 use crate::ids::{ConnectionId, DialogId, Seq};
 use crate::kind::ConnectionKind;
+use crate::object_only::ObjectOnly;
 use crate::presence::{PresenceState, QueueStanding};
 use crate::view::DialogSummary;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Who is typing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,9 +152,15 @@ pub enum ServerFrame {
     },
 }
 
-/// Client → server frames.
+/// Client → server frames. Only a JSON object decodes: the derive is `remote = "Self"`
+/// so that the `Deserialize` impl below can put [`ObjectOnly`] in front of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum ClientFrame {
     /// Application-level ping; answered with `pong`. A struct variant, not a unit one:
     /// serde lets a unit variant of an internally tagged enum ignore
@@ -184,6 +191,19 @@ pub enum ClientFrame {
     },
 }
 
+impl<'de> Deserialize<'de> for ClientFrame {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // The inherent function the `remote = "Self"` derive generated.
+        ClientFrame::deserialize(ObjectOnly(deserializer))
+    }
+}
+
+impl Serialize for ClientFrame {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ClientFrame::serialize(self, serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +221,11 @@ mod tests {
             r#"{"type":"message.send","text":"hi"}"#,
             r#"{"type":"message.send","text":"hi","client_msg_id":"a","sender":"operator"}"#,
             r#"{"type":"message_send","text":"hi","client_msg_id":"a"}"#,
+            // The sequence spelling serde allows for tagged enums (fuzz/corpus/client_frame/crash-array-frame).
+            "[\"ping\"]\t",
+            r#"["typing","start"]"#,
+            r#"["read",3]"#,
+            r#"["message.send","hi","a"]"#,
         ] {
             assert!(serde_json::from_str::<ClientFrame>(bad).is_err(), "{bad}");
         }

@@ -12,6 +12,7 @@ pub mod event;
 pub mod frame;
 pub mod ids;
 pub mod kind;
+mod object_only;
 pub mod presence;
 pub mod view;
 

@@ -103,6 +103,9 @@ async fn a_bad_client_frame_gets_an_error_frame_and_the_socket_stays_usable() {
         "not json",
         r#"{"type":"shout"}"#,
         r#"{"type":"read","up_to":"x"}"#,
+        // A frame is an object: serde's array spelling of a tagged enum is refused.
+        r#"["ping"]"#,
+        r#"["read",1]"#,
     ] {
         s.send_text(bad.into()).await;
         let error = s.expect_type("error").await;
