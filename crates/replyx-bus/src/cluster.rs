@@ -42,6 +42,10 @@ pub const ROWS_EVERY: Duration = Duration::from_millis(250);
 /// goes on; the subscription completes later and a resync follows a reconnect.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long readiness waits for the broker's answer to a round trip; well under the
+/// readiness probe's own bound (3 s).
+const LIVE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Where a cluster bus connects and how it names what it carries.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
@@ -65,8 +69,13 @@ trait Transport: Send + Sync + 'static {
     async fn listen(&self, subject: String) -> Result<(), String>;
     /// Stops receiving `subject`.
     fn stop(&self, subject: &str);
-    /// Connected and answering.
+    /// Connected, as far as the client library knows (answers from state).
     fn health(&self) -> Result<(), String>;
+    /// A round trip to the broker over the link that carries the subscriptions' traffic
+    /// now: a link stalled by a partition still looks connected to the library until
+    /// its pings go unanswered, and a node that said ready then would drop its console
+    /// feeds (a resync) moments after taking traffic.
+    async fn round_trip(&self) -> Result<(), String>;
 }
 
 /// A bus over NATS or Redis. See the module docs.
@@ -287,12 +296,21 @@ impl Bus for ClusterBus {
         }
     }
 
+    /// Ready when the library says connected, no resync is pending, and the broker
+    /// answers a round trip within [`LIVE_TIMEOUT`]. The first two answer from state,
+    /// without waiting.
     async fn health(&self) -> Result<(), String> {
         self.transport.health()?;
         if self.core.resync_pending() {
             return Err("the broker link is back; local sessions are resyncing".into());
         }
-        Ok(())
+        match tokio::time::timeout(LIVE_TIMEOUT, self.transport.round_trip()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the broker did not answer a round trip: {e}")),
+            Err(_) => Err(format!(
+                "the broker did not answer a round trip within {LIVE_TIMEOUT:?}"
+            )),
+        }
     }
 
     fn name(&self) -> &'static str {

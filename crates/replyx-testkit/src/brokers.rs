@@ -69,6 +69,37 @@ impl Broker {
         }
     }
 
+    /// Freezes it (SIGSTOP, by its PID): connections stay open but nothing is answered,
+    /// as over a link cut by a partition, where no FIN or RST arrives.
+    ///
+    /// # Panics
+    /// It is not running, or the signal could not be sent.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen broker run again (SIGCONT).
+    ///
+    /// # Panics
+    /// It is not running, or the signal could not be sent.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the broker is running");
+        // kill(1) rather than a libc binding: two signals in tests need no unsafe code.
+        let status = std::process::Command::new("kill")
+            .args([which, &pid.to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill {which} {pid} failed");
+    }
+
     /// Starts it again on the same port (after [`Broker::kill`]).
     ///
     /// # Panics

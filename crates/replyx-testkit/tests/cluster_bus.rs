@@ -52,12 +52,10 @@ impl BusSink for Recorder {
     fn resync(&self) {
         if let Some(bus) = self.2.bus.get().and_then(std::sync::Weak::upgrade) {
             use futures_util::FutureExt;
-            // `health` answers from state without waiting: polled once, it answers.
-            let ready = bus
-                .health()
-                .now_or_never()
-                .expect("answers at once")
-                .is_ok();
+            // While a resync runs, `health` must refuse from state, without waiting for
+            // anything: not answering at once means its state said ready (only the
+            // broker's round trip was left to wait for).
+            let ready = bus.health().now_or_never().is_none_or(|r| r.is_ok());
             self.2.answers.lock().unwrap().push(ready);
         }
         let _ = self.0.send(Heard::Resync);
@@ -236,6 +234,7 @@ both_brokers!(
     consoles_get_changed_rows_in_batches_not_every_event,
     a_broker_restart_makes_the_node_unready_then_resubscribes_and_resyncs,
     a_node_is_ready_again_only_after_its_sessions_were_resynced,
+    a_stalled_broker_link_is_not_ready,
     the_canary_round_trip_comes_back_through_the_broker_only,
 );
 
@@ -460,6 +459,30 @@ async fn a_node_is_ready_again_only_after_its_sessions_were_resynced(kind: Broke
         "health during the one resync"
     );
     assert!(b.bus.health().await.is_ok(), "ready once it resynced");
+    cluster.stop().await;
+}
+
+/// A link stalled as by a partition (the broker frozen: no FIN, no RST, the library
+/// still says connected) is not ready: readiness asks the broker for a round trip. Once
+/// the broker answers again, ready again.
+async fn a_stalled_broker_link_is_not_ready(kind: BrokerKind) {
+    let cluster = Cluster::start(kind).await;
+    let a = cluster.node("a").await;
+    assert!(a.bus.health().await.is_ok(), "ready before");
+    cluster.broker.freeze();
+    let stalled = a.bus.health().await;
+    cluster.broker.thaw();
+    let problem = stalled.expect_err("not ready while the broker answers nothing");
+    assert!(problem.contains("round trip"), "{problem}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while let Err(problem) = a.bus.health().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not ready again after the broker thawed: {problem}"
+        );
+        // Health is polled state (see `until_unhealthy`), bounded by `WAIT`.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     cluster.stop().await;
 }
 

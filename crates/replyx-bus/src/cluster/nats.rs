@@ -172,6 +172,10 @@ impl Transport for NatsTransport {
         }
     }
 
+    async fn round_trip(&self) -> Result<(), String> {
+        NatsTransport::round_trip(self).await
+    }
+
     fn health(&self) -> Result<(), String> {
         if self.connected() {
             Ok(())

@@ -93,6 +93,22 @@ impl Transport for RedisTransport {
         let _ = self.commands.send(Command::Stop(subject.to_owned()));
     }
 
+    /// A PING on the publishing connection (the subscribing one is pinged by its own
+    /// task every [`PING_INTERVAL`], and allows no other command).
+    async fn round_trip(&self) -> Result<(), String> {
+        let connection = self.publisher.lock().expect("publisher").clone();
+        let Some(mut connection) = connection else {
+            return Err("not connected to Redis".into());
+        };
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut connection);
+        match tokio::time::timeout(IO_TIMEOUT, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("Redis PING timed out".into()),
+        }
+    }
+
     fn health(&self) -> Result<(), String> {
         if self.up.load(std::sync::atomic::Ordering::Acquire) {
             Ok(())
