@@ -18,3 +18,18 @@ if out=$(REPLYX_BENCH_SERVER_ENV="REPLYX_MAX_CONNECTIONS=5" scripts/bench --smok
 fi
 echo "$out" | grep -q "bench FAILED" || { echo "$out" | tail -20; echo "FAIL no reason given" >&2; exit 1; }
 echo "ok   a run with refused sockets fails the bench: $(echo "$out" | grep -m1 '^FAILED')"
+# The soak's memory verdict: a series that levels off after warm-up passes, one that
+# keeps growing by a tenth in its second half fails.
+python3 - <<'PY' || exit 1
+import importlib.machinery, importlib.util
+loader = importlib.machinery.SourceFileLoader("bench", "scripts/bench")
+bench = importlib.util.module_from_spec(importlib.util.spec_from_loader("bench", loader))
+loader.exec_module(bench)
+flat = [(t, 60_000 + min(t, 300) * 100 + (t % 20)) for t in range(0, 1800, 10)]
+leak = [(t, 60_000 + t * 5) for t in range(0, 1800, 10)]
+_, _, g_flat = bench.soak_growth(flat, 1800)
+_, _, g_leak = bench.soak_growth(leak, 1800)
+assert g_flat <= bench.SOAK_GROWTH_LIMIT, f"a flat series judged growing: {g_flat:+.1%}"
+assert g_leak > bench.SOAK_GROWTH_LIMIT, f"a growing series judged flat: {g_leak:+.1%}"
+print(f"ok   the soak's memory verdict: flat {g_flat:+.1%} passes, growing {g_leak:+.1%} fails")
+PY

@@ -2,6 +2,8 @@
 //! (`auth::keys`): the header's `kid` names the key, and a token of one kind can never
 //! verify as another (different keys, and the `typ` claim besides).
 
+mod verified;
+
 use super::keys::{Keys, Purpose};
 use jsonwebtoken::{
     decode, decode_header, encode, errors::ErrorKind, Algorithm, Header, Validation,
@@ -9,6 +11,7 @@ use jsonwebtoken::{
 use replyx_protocol::{AssistantId, ConnectionKind, DialogId, GuestId, OperatorId, SessionId};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use verified::{Expiring, Found, Verified};
 
 /// Guest tokens live long by default: a visitor coming back next week finds the dialog
 /// again (`REPLYX_GUEST_TOKEN_TTL`).
@@ -53,6 +56,18 @@ pub struct GuestClaims {
     pub via: ConnectionKind,
     /// Expiry (unix seconds).
     pub exp: u64,
+}
+
+impl Expiring for OperatorClaims {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+impl Expiring for GuestClaims {
+    fn exp(&self) -> u64 {
+        self.exp
+    }
 }
 
 /// An embed token for a customer site. It does not expire; changing the assistant's
@@ -103,6 +118,11 @@ pub struct Tokens {
     operator_ttl: Duration,
     observer: Option<KeyObserver>,
     guest_ttl: Duration,
+    /// Operator and guest tokens verified lately (`verified`): every request carries
+    /// one, most of them a token already seen. Site tokens are checked when a dialog
+    /// or a socket opens, not per message.
+    operators: Verified<OperatorClaims>,
+    guests: Verified<GuestClaims>,
 }
 
 fn now() -> u64 {
@@ -125,6 +145,8 @@ impl Tokens {
             operator_ttl,
             observer: None,
             guest_ttl: GUEST_TOKEN_TTL,
+            operators: Verified::new(),
+            guests: Verified::new(),
         }
     }
 
@@ -155,12 +177,13 @@ impl Tokens {
             .expect("HS256 signing of plain claims cannot fail")
     }
 
+    /// The claims of a correctly signed token, and which key verified it.
     fn check<T: for<'de> Deserialize<'de>>(
         &self,
         purpose: Purpose,
         token: &str,
         expiring: bool,
-    ) -> Result<T, TokenError> {
+    ) -> Result<(T, KeyUse), TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
@@ -195,9 +218,36 @@ impl Tokens {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
+        Ok((claims, used))
+    }
+
+    fn observe(&self, purpose: Purpose, used: KeyUse) {
         if let Some(observe) = &self.observer {
             observe(purpose, used);
         }
+    }
+
+    /// A token of `kind` (`typ`), from `verified` when it was checked lately.
+    fn check_cached<C: Expiring + for<'de> Deserialize<'de>>(
+        &self,
+        purpose: Purpose,
+        verified: &Verified<C>,
+        token: &str,
+        kind: impl Fn(&C) -> bool,
+    ) -> Result<C, TokenError> {
+        let (claims, used) = match verified.get(token, now()) {
+            Found::Valid(claims, used) => (claims, used),
+            Found::Expired => return Err(TokenError::Expired),
+            Found::Unknown => {
+                let (claims, used) = self.check::<C>(purpose, token, true)?;
+                if !kind(&claims) {
+                    return Err(TokenError::Invalid);
+                }
+                verified.insert(token, claims.clone(), used);
+                (claims, used)
+            }
+        };
+        self.observe(purpose, used);
         Ok(claims)
     }
 
@@ -225,10 +275,9 @@ impl Tokens {
     /// # Errors
     /// Expired, or invalid / of another kind.
     pub fn verify_operator(&self, token: &str) -> Result<OperatorClaims, TokenError> {
-        let claims: OperatorClaims = self.check(Purpose::Operator, token, true)?;
-        (claims.typ == "operator")
-            .then_some(claims)
-            .ok_or(TokenError::Invalid)
+        self.check_cached(Purpose::Operator, &self.operators, token, |c| {
+            c.typ == "operator"
+        })
     }
 
     /// Signs a guest's access to one dialog.
@@ -257,10 +306,7 @@ impl Tokens {
     /// # Errors
     /// Expired, or invalid / of another kind.
     pub fn verify_guest(&self, token: &str) -> Result<GuestClaims, TokenError> {
-        let claims: GuestClaims = self.check(Purpose::Guest, token, true)?;
-        (claims.typ == "guest")
-            .then_some(claims)
-            .ok_or(TokenError::Invalid)
+        self.check_cached(Purpose::Guest, &self.guests, token, |c| c.typ == "guest")
     }
 
     /// Signs a site embed token.
@@ -280,10 +326,12 @@ impl Tokens {
     /// # Errors
     /// Invalid or of another kind.
     pub fn verify_site(&self, token: &str) -> Result<SiteClaims, TokenError> {
-        let claims: SiteClaims = self.check(Purpose::Site, token, false)?;
-        (claims.typ == "site")
-            .then_some(claims)
-            .ok_or(TokenError::Invalid)
+        let (claims, used) = self.check::<SiteClaims>(Purpose::Site, token, false)?;
+        if claims.typ != "site" {
+            return Err(TokenError::Invalid);
+        }
+        self.observe(Purpose::Site, used);
+        Ok(claims)
     }
 }
 

@@ -157,3 +157,37 @@ fn site_tokens_from_before_key_ids_still_verify_and_operator_ones_do_not() {
     );
     assert_eq!(*used.lock().unwrap(), [(Purpose::Site, KeyUse::Legacy)]);
 }
+
+#[test]
+fn a_token_verified_before_is_still_counted_and_only_its_exact_bytes_pass() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let t = Tokens::new("secret", Duration::from_secs(60)).observed({
+        let seen = seen.clone();
+        std::sync::Arc::new(move |purpose, used| seen.lock().unwrap().push((purpose, used)))
+    });
+    let guest = t.sign_guest(
+        &GuestId::parse("guest-0001").unwrap(),
+        DialogId::new(),
+        AssistantId::new(),
+        ConnectionKind::Widget,
+    );
+    let first = t.verify_guest(&guest).unwrap();
+    let again = t.verify_guest(&guest).unwrap();
+    assert_eq!((first.sub, first.dialog), (again.sub, again.dialog));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(Purpose::Guest, KeyUse::Signing); 2],
+        "a verification served from the cache is counted by its key too"
+    );
+    // The same claims under a signature with one character in its middle changed (the
+    // last one carries unused bits).
+    let at = guest.len() - 10;
+    let swapped = if &guest[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swapped}{}", &guest[..at], &guest[at + 1..]);
+    assert_eq!(t.verify_guest(&forged).unwrap_err(), TokenError::Invalid);
+    assert_eq!(
+        t.verify_operator(&guest).unwrap_err(),
+        TokenError::Invalid,
+        "a cached guest token is no operator token"
+    );
+}
