@@ -65,6 +65,8 @@ pub struct SqliteStore {
         tokio::sync::watch::Receiver<checkpoint::Checkpoint>,
         std::sync::Arc<tokio_util::sync::DropGuard>,
     )>,
+    /// The checkpointer's requests to the writer to start the WAL over.
+    wal_restart: std::sync::Arc<checkpoint::WalRestart>,
     /// This process's id, written on events and signals so that the change feed
     /// returns only other processes' rows.
     origin: String,
@@ -83,6 +85,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // After the checkpointer starts the WAL over, the file is cut back to this
+            // (`checkpoint::RESTART_FRAMES` pages of 4 KiB) instead of keeping its peak.
+            .pragma(
+                "journal_size_limit",
+                (checkpoint::RESTART_FRAMES * 4096).to_string(),
+            )
             .foreign_keys(true);
         let in_memory = url.contains(":memory:");
         // One writer connection: appends in this process queue here instead of
@@ -104,6 +112,7 @@ impl SqliteStore {
             )
             .await
             .map_err(backend)?;
+        let wal_restart = std::sync::Arc::new(checkpoint::WalRestart::default());
         let (read, checkpoints) = if in_memory {
             (write.clone(), None)
         } else {
@@ -121,12 +130,23 @@ impl SqliteStore {
                 .await
                 .map_err(backend)?;
             let stop = tokio_util::sync::CancellationToken::new();
-            let status = checkpoint::start(checkpointer, checkpoint::INTERVAL, stop.clone());
+            let status = checkpoint::start(
+                checkpointer,
+                checkpoint::INTERVAL,
+                checkpoint::RESTART_FRAMES,
+                wal_restart.clone(),
+                stop.clone(),
+            );
             (read, Some((status, std::sync::Arc::new(stop.drop_guard()))))
         };
         let store = Self {
             checkpoints,
-            appends: group_commit::GroupCommit::start(write.clone(), origin.to_owned()),
+            appends: group_commit::GroupCommit::start(
+                write.clone(),
+                origin.to_owned(),
+                wal_restart.clone(),
+            ),
+            wal_restart,
             write,
             read,
             origin: origin.to_owned(),
@@ -141,7 +161,11 @@ impl SqliteStore {
     /// other process relies on. It has its own writer task on the shared connection.
     pub fn with_origin(&self, origin: &str) -> SqliteStore {
         SqliteStore {
-            appends: group_commit::GroupCommit::start(self.write.clone(), origin.to_owned()),
+            appends: group_commit::GroupCommit::start(
+                self.write.clone(),
+                origin.to_owned(),
+                self.wal_restart.clone(),
+            ),
             origin: origin.to_owned(),
             ..self.clone()
         }

@@ -4,19 +4,64 @@
 //! it waits — the benchmarks' p99 was these stalls. The writer connection therefore
 //! never checkpoints (`wal_autocheckpoint = 0`), and this task runs a PASSIVE checkpoint
 //! on its own connection a few times a second: PASSIVE takes no write lock and waits
-//! for no reader, so appends go on while it copies and syncs. Once everything is copied
-//! and no reader needs the old frames, the next commit starts the WAL from its beginning
-//! again, so the file stays small.
+//! for no reader, so appends go on while it copies and syncs.
+//!
+//! A PASSIVE checkpoint never starts the WAL over: SQLite does that only when a commit
+//! finds every frame already copied, and under steady load new frames are always
+//! appended while the checkpoint copies. The WAL (and its index, mapped into memory)
+//! then grew without end: 11 GB of WAL in five minutes at 1,000 messages/s, found by
+//! the bench's soak. So when the WAL holds more than [`RESTART_FRAMES`] after a PASSIVE
+//! run, this task asks the writer ([`WalRestart`]) for a RESTART checkpoint between two
+//! batches: it copies the few frames appended since the PASSIVE run and waits for
+//! readers to leave the WAL, so that the next commit writes from the WAL's beginning;
+//! `journal_size_limit` then truncates the file back to that size. The writer runs it
+//! because a RESTART from another connection must take the write lock, which a writer
+//! under steady load takes back first nearly every time (measured: the WAL still grew to
+//! thousands of frames between restarts).
 
 use super::backend;
 use replyx_core::StoreError;
 use sqlx::{Row, SqlitePool};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// How often the WAL is checkpointed.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(250);
+/// WAL frames (pages, 4 KiB) past which the writer starts the WAL over: 256 MiB. A
+/// restart holds appends while it copies what came since the last PASSIVE run and syncs
+/// the database: at 3,800 messages/s (35 MB of WAL a second) a 64 MiB threshold took
+/// the p99 from 9.6 to 33 ms, this one to 17.6 (docs/perf/RESULTS.md); a load a tenth
+/// of that restarts once a minute.
+pub(crate) const RESTART_FRAMES: i64 = 65_536;
+
+/// A WAL restart asked of the writer, and how many it did.
+#[derive(Debug, Default)]
+pub(crate) struct WalRestart {
+    wanted: AtomicBool,
+    done: AtomicU64,
+}
+
+impl WalRestart {
+    /// Whether a restart was asked for since the last call (and no longer is).
+    pub(crate) fn take(&self) -> bool {
+        self.wanted.swap(false, Ordering::AcqRel)
+    }
+
+    /// The writer's RESTART checkpoint, on its own connection between batches.
+    pub(crate) async fn run(&self, pool: &SqlitePool) {
+        match checkpoint(pool, "RESTART").await {
+            Ok((frames, copied)) if frames == copied => {
+                self.done.fetch_add(1, Ordering::Relaxed);
+            }
+            // A reader kept it busy: asked again after the next PASSIVE run.
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL restart failed"),
+        }
+    }
+}
 
 /// The last checkpoint's figures (SQLite's `wal_checkpoint` result).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,12 +70,18 @@ pub struct Checkpoint {
     pub wal_frames: i64,
     /// Of those, frames copied into the database.
     pub copied_frames: i64,
+    /// Times the writer started the WAL over since the process started.
+    pub restarts: u64,
 }
 
-/// Runs checkpoints on `pool` every `interval` until `stop`, publishing each result.
+/// Runs checkpoints on `pool` every `interval` until `stop`, publishing each result,
+/// and asking the writer (`restart`) to start the WAL over once it holds more than
+/// `restart_frames`.
 pub(crate) fn start(
     pool: SqlitePool,
     interval: Duration,
+    restart_frames: i64,
+    restart: Arc<WalRestart>,
     stop: CancellationToken,
 ) -> watch::Receiver<Checkpoint> {
     let (report, status) = watch::channel(Checkpoint::default());
@@ -42,11 +93,15 @@ pub(crate) fn start(
                 _ = ticks.tick() => {}
                 _ = stop.cancelled() => break,
             }
-            match checkpoint(&pool).await {
+            match checkpoint(&pool, "PASSIVE").await {
                 Ok((wal_frames, copied_frames)) => {
+                    if wal_frames > restart_frames {
+                        restart.wanted.store(true, Ordering::Release);
+                    }
                     report.send_replace(Checkpoint {
                         wal_frames,
                         copied_frames,
+                        restarts: restart.done.load(Ordering::Relaxed),
                     });
                 }
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -57,12 +112,16 @@ pub(crate) fn start(
     status
 }
 
-/// One PASSIVE checkpoint: (frames in the WAL, frames copied).
-async fn checkpoint(pool: &SqlitePool) -> Result<(i64, i64), StoreError> {
-    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+/// One checkpoint of `mode` (PASSIVE or RESTART): (frames in the WAL, frames copied).
+/// A RESTART that could not finish (a reader stayed past the busy timeout) answers
+/// busy, which is no error: the next tick tries again.
+async fn checkpoint(pool: &SqlitePool, mode: &'static str) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(pool)
         .await
         .map_err(backend)?;
+    // Column 0 says whether it was stopped by a busy reader or writer; then not every
+    // frame was copied, which the two counts show.
     let frames = row.try_get::<i64, _>(1).map_err(backend)?;
     let copied = row.try_get::<i64, _>(2).map_err(backend)?;
     Ok((frames, copied))
@@ -121,6 +180,68 @@ mod tests {
             }
         }
         panic!("the WAL was never copied: {seen:?}");
+    }
+
+    /// Under appends that never pause, a PASSIVE checkpoint never catches up and the WAL
+    /// is never started over by SQLite itself: past the threshold, the checkpointer
+    /// restarts it, so what is left in it at the end is bounded by the threshold, not by
+    /// everything ever appended.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_steady_appends_the_wal_is_started_over_past_its_threshold() {
+        let (store, a, dir) = store_with_assistant().await;
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        const THRESHOLD: i64 = 200;
+        let mut status = super::start(
+            pool,
+            std::time::Duration::from_millis(5),
+            THRESHOLD,
+            store.wal_restart.clone(),
+            stop.clone(),
+        );
+        let mut writers = Vec::new();
+        for w in 0..16 {
+            let store = store.clone();
+            let (d, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+            writers.push(tokio::spawn(async move {
+                for i in 0..600 {
+                    store
+                        .append_message(NewMessage::visitor(d.id, format!("w{w} m{i}")))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        // The report of a checkpoint run after the last append.
+        status.borrow_and_update();
+        status.changed().await.unwrap();
+        let last = *status.borrow();
+        stop.cancel();
+        let total = sqlx::query("SELECT count(*) FROM events")
+            .fetch_one(&store.read)
+            .await
+            .unwrap()
+            .get::<i64, _>(0);
+        assert!(total >= 16 * 600, "{total} events");
+        assert!(last.restarts > 0, "never restarted: {last:?}");
+        // The file keeps its largest size (the limit that cuts it is far larger): the
+        // most frames it ever held between two restarts.
+        let wal = std::fs::metadata(dir.path().join("t.db-wal"))
+            .unwrap()
+            .len() as i64;
+        assert!(
+            wal <= 16 * THRESHOLD * 4096,
+            "the WAL grew to {} frames over {total} appends (threshold {THRESHOLD}): {last:?}",
+            wal / 4096
+        );
     }
 
     #[tokio::test]

@@ -11,9 +11,11 @@
 //! each succeeds or fails on its own. Every caller is answered only after its
 //! transaction committed: the store-then-publish order holds.
 
+use super::checkpoint::WalRestart;
 use super::{backend, message_batch};
 use replyx_core::{Appended, NewMessage, StoreError};
 use sqlx::{Connection, SqlitePool};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most appends in one transaction: bounds how long one commit holds the write lock
@@ -48,9 +50,10 @@ pub(crate) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn start(pool: SqlitePool, origin: String) -> Self {
+    /// Between batches it starts the WAL over when the checkpointer asks (`restart`).
+    pub(crate) fn start(pool: SqlitePool, origin: String, restart: Arc<WalRestart>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_batches(pool, origin, queue)).abort_handle();
+        let writer = tokio::spawn(write_batches(pool, origin, restart, queue)).abort_handle();
         Self { jobs, writer }
     }
 
@@ -88,7 +91,12 @@ impl GroupCommit {
     }
 }
 
-async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiver<Work>) {
+async fn write_batches(
+    pool: SqlitePool,
+    origin: String,
+    restart: Arc<WalRestart>,
+    mut queue: mpsc::Receiver<Work>,
+) {
     let mut work = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut pings = Vec::new();
@@ -108,6 +116,9 @@ async fn write_batches(pool: SqlitePool, origin: String, mut queue: mpsc::Receiv
                 // committed append.
                 let _ = job.reply.send(result);
             }
+        }
+        if restart.take() {
+            restart.run(&pool).await;
         }
         // One try of the lock answers every ping waiting now; pings whose caller gave
         // up (readiness timed out) ask for nothing, so a locked database does not keep
