@@ -168,15 +168,24 @@ impl Cluster {
     }
 }
 
-/// Waits until the bus reports the broker link lost. Health is a state the client
+/// Waits until the bus reports the broker link lost.
+async fn until_unhealthy(bus: &ClusterBus) {
+    until_health(bus, false, "still healthy without a broker").await;
+}
+
+/// Waits until the bus's health says `ready` (or not). Health is a state the client
 /// library updates when it notices (a closed socket, a missed ping), not an event: it
 /// is polled, bounded by `WAIT`.
-async fn until_unhealthy(bus: &ClusterBus) {
+async fn until_health(bus: &ClusterBus, ready: bool, timeout: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
-    while bus.health().await.is_ok() {
+    loop {
+        let health = bus.health().await;
+        if health.is_ok() == ready {
+            return;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still healthy without a broker"
+            "{timeout}: {health:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -474,15 +483,7 @@ async fn a_stalled_broker_link_is_not_ready(kind: BrokerKind) {
     cluster.broker.thaw();
     let problem = stalled.expect_err("not ready while the broker answers nothing");
     assert!(problem.contains("round trip"), "{problem}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while let Err(problem) = a.bus.health().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not ready again after the broker thawed: {problem}"
-        );
-        // Health is polled state (see `until_unhealthy`), bounded by `WAIT`.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_health(&a.bus, true, "not ready again after the broker thawed").await;
     cluster.stop().await;
 }
 

@@ -45,9 +45,10 @@ pub(crate) struct WalRestart {
 }
 
 impl WalRestart {
-    /// Whether a restart was asked for since the last call (and no longer is).
+    /// Whether a restart was asked for since the last call (and no longer is). Called
+    /// after every batch: a plain load first, so the usual answer writes nothing.
     pub(crate) fn take(&self) -> bool {
-        self.wanted.swap(false, Ordering::AcqRel)
+        self.wanted.load(Ordering::Relaxed) && self.wanted.swap(false, Ordering::AcqRel)
     }
 
     /// The writer's RESTART checkpoint, on its own connection between batches.
