@@ -52,6 +52,8 @@ pub struct OpenedStore {
     pub canary_peer: Arc<dyn Store>,
     /// Which backend.
     pub kind: StoreKind,
+    /// The embedded store's checkpoint reports (a SQLite file only), for its metrics.
+    pub checkpoints: Option<tokio::sync::watch::Receiver<replyx_store::Checkpoint>>,
 }
 
 /// Opens (and migrates) the store named by `url`: SQLite or PostgreSQL.
@@ -62,26 +64,28 @@ pub async fn open_store(url: &str, origin: &str) -> anyhow::Result<OpenedStore> 
     let kind = StoreKind::of(url)?;
     let shown = redact(url);
     let canary = format!("{origin}/canary");
-    let (store, canary_peer): (Arc<dyn Store>, Arc<dyn Store>) = match kind {
+    let (store, canary_peer, checkpoints): (Arc<dyn Store>, Arc<dyn Store>, _) = match kind {
         StoreKind::Sqlite => {
             let s = SqliteStore::build(url, origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("opening store {shown}: {e}"))?;
             let peer = s.with_origin(&canary);
-            (Arc::new(s), Arc::new(peer))
+            let checkpoints = s.checkpoints();
+            (Arc::new(s), Arc::new(peer), checkpoints)
         }
         StoreKind::Postgres => {
             let s = PgStore::build(url, origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("opening store {shown}: {e}"))?;
             let peer = s.with_origin(&canary);
-            (Arc::new(s), Arc::new(peer))
+            (Arc::new(s), Arc::new(peer), None)
         }
     };
     Ok(OpenedStore {
         store,
         canary_peer,
         kind,
+        checkpoints,
     })
 }
 
@@ -245,6 +249,10 @@ impl App {
         });
         crate::inbox_feed::start(&state);
         crate::canary::start(&state, canary_peer);
+        if let Some(reports) = opened.checkpoints {
+            crate::wal_metrics::WalMetrics::register(state.metrics.registry())?
+                .follow(reports, &state.lifecycle);
+        }
         state.lifecycle.spawn(crate::presence::run(state.clone()));
         Ok(App { state, listener })
     }

@@ -33,4 +33,5 @@ pub mod responder;
 pub mod secret;
 pub mod state;
 pub mod telemetry;
+mod wal_metrics;
 pub mod ws;

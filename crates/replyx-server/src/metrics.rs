@@ -418,6 +418,11 @@ impl Metrics {
         &self.inner.by_kind[kind_index(kind)]
     }
 
+    /// The registry, for series a component registers itself (`wal_metrics`).
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         self.inner.canary_age.set(self.canary_age_seconds());

@@ -182,6 +182,12 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(e.to_string()))
     }
 
+    /// The background checkpointer's reports, each sent as a checkpoint runs (for
+    /// metrics); `None` for an in-memory store, which has no WAL.
+    pub fn checkpoints(&self) -> Option<tokio::sync::watch::Receiver<checkpoint::Checkpoint>> {
+        self.checkpoints.as_ref().map(|(status, _)| status.clone())
+    }
+
     /// Waits for the next checkpoint after this call; `None` for an in-memory store.
     pub async fn next_checkpoint(&self) -> Option<checkpoint::Checkpoint> {
         let (status, _) = self.checkpoints.as_ref()?;
