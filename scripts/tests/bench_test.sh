@@ -33,17 +33,16 @@ assert g_flat <= bench.SOAK_GROWTH_LIMIT, f"a flat series judged growing: {g_fla
 assert g_leak > bench.SOAK_GROWTH_LIMIT, f"a growing series judged flat: {g_leak:+.1%}"
 print(f"ok   the soak's memory verdict: flat {g_flat:+.1%} passes, growing {g_leak:+.1%} fails")
 # A wait for sockets ends as soon as a generator has ended (refused sockets) instead of
-# waiting out its deadline (900 s for the capacity run), and says why.
-import subprocess, time
+# waiting out its deadline (900 s for the capacity run), and says why: only a wait that
+# saw the generator end names it; one that ran to its deadline (20 s here) does not.
+import subprocess
 bench.held_sockets = lambda url: 3
 gen = subprocess.Popen(["sh", "-c", "echo 'connect success rate 0.25 failed' >&2; exit 1"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-started = time.monotonic()
 try:
-    bench.wait_held(["http://unused"], 40, 600, "capacity 40 sockets", [gen])
+    bench.wait_held(["http://unused"], 40, 20, "capacity 40 sockets", [gen])
     raise AssertionError("a wait whose generator ended reported the sockets held")
 except bench.BenchFailure as e:
     assert "generator 0 ended" in str(e) and "success rate 0.25 failed" in str(e), str(e)
-    assert time.monotonic() - started < 300, "the wait ran to its deadline"
     print(f"ok   a generator that ended stops the wait for sockets: {e}")
 PY

@@ -14,7 +14,6 @@ use replyx_store::Checkpoint;
 use tokio::sync::watch;
 
 /// The WAL's series, registered in the process's registry.
-#[derive(Clone)]
 pub(crate) struct WalMetrics {
     frames: IntGauge,
     threshold: IntGauge,

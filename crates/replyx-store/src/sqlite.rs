@@ -10,6 +10,7 @@
 mod assistants;
 mod changes;
 mod checkpoint;
+mod connections;
 pub use checkpoint::Checkpoint;
 mod canned;
 mod dialogs;
@@ -39,15 +40,8 @@ use replyx_protocol::{
     AssistantId, DialogId, DialogSummary, GuestId, OperatorId, PresenceState, Rating, Reader, Seq,
     SessionId, VisitorContext, VisitorIdentity,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use std::str::FromStr;
 use std::time::Duration;
-
-/// Prepared statements the write connection keeps: the store's own writes (about 60)
-/// and the message batch's INSERT of each size, 1 to `group_commit::MAX_BATCH` (256).
-/// (Preparing a 256-row INSERT afresh for each large batch measured slower than keeping it.)
-const WRITE_STATEMENT_CACHE: usize = 320;
 
 /// How long readiness waits for the writer to show it can write.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -79,73 +73,20 @@ impl SqliteStore {
     /// # Errors
     /// The database cannot be opened or migrated.
     pub async fn build(url: &str, origin: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            // After the checkpointer starts the WAL over, the file is cut back to this
-            // (`checkpoint::RESTART_FRAMES` pages of 4 KiB) instead of keeping its peak.
-            .pragma(
-                "journal_size_limit",
-                (checkpoint::RESTART_FRAMES * 4096).to_string(),
-            )
-            // A message batch's INSERT (with its triggers and unique keys) needs a
-            // statement journal, and some reads a temporary B-tree: SQLite keeps them in
-            // files it creates and deletes in /var/tmp, one of each per statement that
-            // needs it. Measured at ~3,800 messages/s: 42 files made and deleted a
-            // second, ~4% of the server's CPU in the kernel opening, writing and
-            // evicting them. They are small and live for one statement: memory.
-            .pragma("temp_store", "memory")
-            .foreign_keys(true);
-        let in_memory = url.contains(":memory:");
-        // One writer connection: appends in this process queue here instead of
-        // fighting over SQLite's single write lock. It never checkpoints the WAL; the
-        // checkpointer below does, off the write path.
-        // Not tested before each acquire: it is this process's own idle connection, and
-        // the test would cost a round trip to SQLite's thread per transaction.
-        // Its statement cache holds every statement it runs, the message batch's INSERT
-        // of each size included (`WRITE_STATEMENT_CACHE`).
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .test_before_acquire(false)
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("wal_autocheckpoint", "0")
-                    .statement_cache_capacity(WRITE_STATEMENT_CACHE),
-            )
-            .await
-            .map_err(backend)?;
+        let pools = connections::open(url).await?;
         let wal_restart = std::sync::Arc::new(checkpoint::WalRestart::default());
-        let (read, checkpoints) = if in_memory {
-            (write.clone(), None)
-        } else {
-            // Not tested before each acquire either: a local file connection does not
-            // go stale, and the test is a round trip to SQLite's thread per read.
-            let read = SqlitePoolOptions::new()
-                .max_connections(4)
-                .test_before_acquire(false)
-                .connect_with(options.clone().read_only(true))
-                .await
-                .map_err(backend)?;
-            let checkpointer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options)
-                .await
-                .map_err(backend)?;
+        let checkpoints = pools.checkpointer.map(|pool| {
             let stop = tokio_util::sync::CancellationToken::new();
             let status = checkpoint::start(
-                checkpointer,
+                pool,
                 checkpoint::INTERVAL,
                 checkpoint::RESTART_FRAMES,
                 wal_restart.clone(),
                 stop.clone(),
             );
-            (read, Some((status, std::sync::Arc::new(stop.drop_guard()))))
-        };
+            (status, std::sync::Arc::new(stop.drop_guard()))
+        });
+        let (write, read) = (pools.write, pools.read);
         let store = Self {
             checkpoints,
             appends: group_commit::GroupCommit::start(

@@ -204,20 +204,6 @@ mod tests {
     use replyx_core::{NewMessage, NewOperator, Store, StoreError, Stream};
     use replyx_protocol::{DialogId, DialogStatus, GuestId, Seq};
 
-    #[tokio::test]
-    async fn statement_journals_and_temporary_btrees_stay_in_memory_on_every_connection() {
-        // temp_store = 2 (MEMORY): a batch's statement journal is no file made and
-        // deleted in /var/tmp per statement (measured: 8% of the CPU per delivery).
-        let (store, _a, _dir) = store_with_assistant().await;
-        for (name, pool) in [("writer", &store.write), ("reader", &store.read)] {
-            let row = sqlx::query("PRAGMA temp_store")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-            assert_eq!(sqlx::Row::get::<i64, _>(&row, 0), 2, "{name}");
-        }
-    }
-
     fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
         NewMessage {
             client_msg_id: key.map(str::to_owned),
