@@ -423,6 +423,43 @@ async fn the_change_feed_says_when_a_page_was_full(a: Arc<dyn Store>, b: Arc<dyn
     assert!(signals.more, "a full page of signals alone");
 }
 
+/// A page of the reader's own rows is still a page: nothing of it is returned, the
+/// cursor moves past it, and a full one says more may follow. (A process alone on its
+/// file reads only its own rows; the page is counted in the store, not by returning
+/// them.)
+async fn the_change_feed_pages_over_the_readers_own_rows(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let asst = assistant(a.as_ref(), None).await;
+    let start = b.change_cursor().await.unwrap();
+    let (d, _, _) = b
+        .open_dialog(&asst, &GuestId::parse("guest-0010").unwrap())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        b.append_message(message(d.id, &format!("own {i}"), None, false))
+            .await
+            .unwrap();
+    }
+    let own = b.changes_since(start, 2).await.unwrap();
+    assert!(own.events.is_empty(), "{:?}", own.events);
+    assert!(own.more, "two of b's three rows: a full page");
+    // Had the cursor stayed before b's rows, the next page would be the same full one.
+    let rest = b.changes_since(own.cursor, 2).await.unwrap();
+    assert!(
+        rest.events.is_empty() && !rest.more,
+        "the third row, then drained"
+    );
+
+    a.append_message(message(d.id, "from a", None, false))
+        .await
+        .unwrap();
+    let theirs = changes_when(b.as_ref(), rest.cursor, 2, |c| !c.events.is_empty()).await;
+    assert_eq!(
+        theirs.events.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
+        [4],
+        "only a's row, after b's three"
+    );
+}
+
 async fn trimming_keeps_the_newest_events_and_the_seq_counter(
     store: Arc<dyn Store>,
     _b: Arc<dyn Store>,
@@ -496,6 +533,7 @@ backend_suite!(sqlite = crate::support::sqlite_pair, postgres = crate::support::
     read_marks_only_move_forward_and_never_past_the_log,
     the_change_feed_returns_only_other_processes_rows_in_order,
     the_change_feed_says_when_a_page_was_full,
+    the_change_feed_pages_over_the_readers_own_rows,
     trimming_keeps_the_newest_events_and_the_seq_counter,
     a_position_maps_to_the_newest_visitor_seq_at_or_below_it,
 );
