@@ -439,11 +439,12 @@ async fn the_change_feed_pages_over_the_readers_own_rows(a: Arc<dyn Store>, b: A
             .await
             .unwrap();
     }
-    let own = b.changes_since(start, 2).await.unwrap();
+    // PostgreSQL's feed may show b's rows a moment late (see `changes_when`).
+    let own = changes_when(b.as_ref(), start, 2, |c| c.more).await;
     assert!(own.events.is_empty(), "{:?}", own.events);
     assert!(own.more, "two of b's three rows: a full page");
     // Had the cursor stayed before b's rows, the next page would be the same full one.
-    let rest = b.changes_since(own.cursor, 2).await.unwrap();
+    let rest = changes_when(b.as_ref(), own.cursor, 2, |c| c.cursor != own.cursor).await;
     assert!(
         rest.events.is_empty() && !rest.more,
         "the third row, then drained"

@@ -89,12 +89,13 @@ async fn other_events(
     limit: u32,
     origin: &str,
 ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
+    // The same page twice: counted, then its rows filtered by origin inside SQLite.
+    let page = "SELECT row_id, origin, dialog_id, seq, prev_visitor_seq, payload \
+                FROM events WHERE row_id > ?1 ORDER BY row_id LIMIT ?2";
     let found = sqlx::query(&format!(
-        "SELECT 'page' AS kind, count(*) AS rows_read, max(row_id) AS last_row FROM \
-         (SELECT row_id FROM events WHERE row_id > ?1 ORDER BY row_id LIMIT ?2); \
-         SELECT 'event' AS kind, {} FROM events WHERE row_id > ?1 AND row_id <= \
-         (SELECT max(row_id) FROM (SELECT row_id FROM events WHERE row_id > ?1 \
-         ORDER BY row_id LIMIT ?2)) AND origin <> ?3 ORDER BY row_id",
+        "SELECT 'page' AS kind, count(*) AS rows_read, max(row_id) AS last_row \
+         FROM ({page}); \
+         SELECT 'event' AS kind, {} FROM ({page}) WHERE origin <> ?3 ORDER BY row_id",
         rows::EVENT_COLUMNS
     ))
     .bind(cursor.event_row)

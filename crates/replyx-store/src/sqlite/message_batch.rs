@@ -100,14 +100,11 @@ async fn begin_and_read_guard(
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
-    let mut positions = HashMap::with_capacity(ids.len());
+    let mut positions = HashMap::new();
     let mut stored = HashMap::new();
     for row in &found {
         if rows::text(row, "kind")? == "dialogs" {
-            for dialog in parse_positions(&rows::text(row, "positions")?)? {
-                let (id, position) = dialog?;
-                positions.insert(id, position);
-            }
+            positions = parse_positions(&rows::text(row, "positions")?)?;
         } else {
             let event = rows::event(row)?;
             let key = (
@@ -122,25 +119,22 @@ async fn begin_and_read_guard(
 }
 
 /// The guard's dialogs, `[[id, status, assistant_id, last_seq, last_visitor_seq], …]`.
-fn parse_positions(
-    json: &str,
-) -> Result<impl Iterator<Item = Result<(DialogId, Position), StoreError>> + '_, StoreError> {
+fn parse_positions(json: &str) -> Result<HashMap<DialogId, Position>, StoreError> {
     // Ids and statuses are plain ASCII, never escaped in JSON: borrowed, not copied.
     let found: Vec<(&str, &str, &str, u64, u64)> = serde_json::from_str(json)
         .map_err(|e| StoreError::Backend(format!("the guard's dialogs: {e}")))?;
-    Ok(found
+    found
         .into_iter()
         .map(|(id, status, assistant_id, last_seq, last_visitor_seq)| {
-            Ok((
-                rows::parse_id(id)?,
-                Position {
-                    status: crate::records::status(status)?,
-                    assistant_id: rows::parse_id(assistant_id)?,
-                    last_seq,
-                    last_visitor_seq,
-                },
-            ))
-        }))
+            let position = Position {
+                status: crate::records::status(status)?,
+                assistant_id: rows::parse_id(assistant_id)?,
+                last_seq,
+                last_visitor_seq,
+            };
+            Ok((rows::parse_id(id)?, position))
+        })
+        .collect()
 }
 
 /// The first trip: `?1` the batch's dialog ids, `?2` its `[dialog, sender_key, key]`
