@@ -54,6 +54,12 @@ impl WalRestart {
         self.wanted.load(Ordering::Relaxed) && self.wanted.swap(false, Ordering::AcqRel)
     }
 
+    /// Whether a restart is asked for, leaving the request in place: the writer then
+    /// gives its connection back to run it.
+    pub(crate) fn is_wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+    }
+
     /// The writer's RESTART checkpoint, on its own connection between batches.
     pub(crate) async fn run(&self, pool: &SqlitePool) {
         let started = std::time::Instant::now();

@@ -9,10 +9,10 @@ use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Prepared statements the write connection keeps: the store's own writes (about 60)
-/// and the message batch's INSERT of each size, 1 to `group_commit::MAX_BATCH` (256).
-/// (Preparing a 256-row INSERT afresh for each large batch measured slower than keeping it.)
-const WRITE_STATEMENT_CACHE: usize = 320;
+/// Prepared statements sqlx keeps on the write connection: the store's own writes
+/// (about 60). The message appends prepare theirs through the writer's thread
+/// (`group_commit`).
+const WRITE_STATEMENT_CACHE: usize = 100;
 
 /// The store's connections.
 pub(crate) struct Pools {
@@ -52,8 +52,7 @@ pub(crate) async fn open(url: &str) -> Result<Pools, StoreError> {
     // does, off the write path.
     // Not tested before each acquire: it is this process's own idle connection, and the
     // test would cost a round trip to SQLite's thread per transaction.
-    // Its statement cache holds every statement it runs, the message batch's INSERT of
-    // each size included (`WRITE_STATEMENT_CACHE`).
+    // Its statement cache holds every statement sqlx runs on it (`WRITE_STATEMENT_CACHE`).
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)

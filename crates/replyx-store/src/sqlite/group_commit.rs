@@ -1,22 +1,37 @@
-//! Group commit for message appends. Every append waiting at the moment the writer is
-//! free goes into one `BEGIN IMMEDIATE … COMMIT`, so the fixed cost of a write
-//! transaction (taking the write lock, the commit, the hops to SQLite's thread) is paid
-//! once per batch instead of once per message. A lone append commits at once: nothing
-//! waits for a batch to fill, so latency at low load is that of a single transaction.
+//! Group commit for message appends, on a thread of their own. Every append waiting
+//! at the moment the writer is free goes into one `BEGIN IMMEDIATE … COMMIT`, so the
+//! fixed cost of a write transaction (the write lock, the commit) is paid once per
+//! batch instead of once per message. A lone append commits at once: nothing waits for
+//! a batch to fill, so latency at low load is that of a single transaction.
 //!
-//! A batch is written in two round trips to SQLite's thread (see `message_batch`): a
-//! refused append (closed dialog, changed status, retried `client_msg_id`) writes
+//! The writer runs SQLite itself (rusqlite) on the store's one write connection, which
+//! it locks out of sqlx's thread (`lock_handle`) for as long as appends keep coming.
+//! Through sqlx every statement was a hop to the connection's thread and back (two
+//! thread wake-ups) and every value bound or read was copied on the way; a `perf`
+//! profile at ~3,800 messages/s put an eighth of that thread's time in the waits and
+//! wake-ups alone (docs/perf/RESULTS.md). Holding the connection, rather than opening
+//! a second one for appends, keeps one writer per process: the other writes (read
+//! marks, dialog opens, handoffs) queue at sqlx's pool for the connection instead of
+//! meeting the appends at SQLite's write lock, whose busy handler sleeps a millisecond
+//! and more per try; and an in-memory database, which one connection alone can see,
+//! works the same way. The writer gives the connection back when no append has come
+//! for [`LINGER`], after [`HOLD`] at most (so the pool's other writers wait that long
+//! at most), and to answer a readiness ping or start the WAL over.
+//!
+//! A refused append (closed dialog, changed status, retried `client_msg_id`) writes
 //! nothing and the batch goes on. Any other failure may have undone the transaction,
 //! so the batch is rolled back and its appends run again one per transaction, where
 //! each succeeds or fails on its own. Every caller is answered only after its
 //! transaction committed: the store-then-publish order holds.
 
+use super::backend;
 use super::checkpoint::WalRestart;
-use super::{backend, message_batch};
+use super::message_batch::{self, sqlite_error};
 use replyx_core::{Appended, NewMessage, StoreError};
 use sqlx::{Connection, SqlitePool};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// Most appends in one transaction: bounds how long one commit holds the write lock
 /// (other writers, a blue-green peer included, wait that long at most).
@@ -25,36 +40,65 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// Appends that may wait for the writer before callers are held back.
 const QUEUE: usize = 4 * MAX_BATCH;
 
+/// How long the writer keeps the connection after a batch, waiting for the next
+/// append: locking it out of sqlx's thread and back costs two wake-ups of that
+/// thread, and its prepared statements live only while it is held (see `Held`).
+const LINGER: Duration = Duration::from_millis(1);
+
+/// The longest the writer holds the connection at a stretch while appends keep
+/// coming: what the pool's other writes (a read mark, a dialog opened) wait at most
+/// behind a busy writer, besides the batch in progress.
+const HOLD: Duration = Duration::from_millis(5);
+
+/// Prepared statements kept while the connection is held: BEGIN, the two guard
+/// lookups and the COMMIT (`message_batch`), and the INSERT of each batch size met.
+const STATEMENT_CACHE: usize = MAX_BATCH + 8;
+
 struct Job {
     message: NewMessage,
     reply: oneshot::Sender<Result<Appended, StoreError>>,
 }
 
-/// What the writer task is asked to do.
+/// What the writer thread is asked to do.
 enum Work {
     /// Append a message in the next batch.
     Append(Job),
     /// Show that the writer is alive and can take the write lock (readiness).
     Ping(oneshot::Sender<Result<(), StoreError>>),
+    /// End the thread as a crash would (tests of readiness).
+    #[cfg(test)]
+    Crash,
 }
 
-/// The handle callers append through; cloning shares the one writer task, which ends
-/// when the last handle is dropped.
+/// The handle callers append through; cloning shares the one writer thread, which
+/// ends when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    jobs: mpsc::Sender<Work>,
-    /// Only tests stop the writer this way (to show readiness notices a dead writer).
-    #[cfg_attr(not(test), allow(dead_code))]
-    writer: tokio::task::AbortHandle,
+    jobs: flume::Sender<Work>,
 }
 
 impl GroupCommit {
-    /// Starts the writer task on the current tokio runtime.
-    /// Between batches it starts the WAL over when the checkpointer asks (`restart`).
+    /// Starts the writer's thread; it reaches sqlx's pool through the current tokio
+    /// runtime. Between batches it starts the WAL over when the checkpointer asks
+    /// (`restart`).
+    ///
+    /// # Panics
+    /// The operating system refuses a thread (at start-up, when nothing else could run
+    /// either).
     pub(crate) fn start(pool: SqlitePool, origin: String, restart: Arc<WalRestart>) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_batches(pool, origin, restart, queue)).abort_handle();
-        Self { jobs, writer }
+        let (jobs, queue) = flume::bounded(QUEUE);
+        let writer = Writer {
+            pool,
+            origin,
+            restart,
+            queue,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        std::thread::Builder::new()
+            .name("replyx-writer".into())
+            .spawn(move || writer.run())
+            .expect("the store's writer thread starts");
+        Self { jobs }
     }
 
     /// Appends `message` in the next batch and returns once that batch committed.
@@ -66,7 +110,7 @@ impl GroupCommit {
             .map_err(|_| StoreError::Unavailable("the store's writer dropped an append".into()))?
     }
 
-    /// Returns once the writer task has taken this request from its queue (after the
+    /// Returns once the writer has taken this request from its queue (after the
     /// appends before it) and taken and released the write lock: a dead writer, or
     /// one stuck behind a lock another process holds, does not answer.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
@@ -79,57 +123,185 @@ impl GroupCommit {
 
     async fn send(&self, work: Work) -> Result<(), StoreError> {
         self.jobs
-            .send(work)
+            .send_async(work)
             .await
             .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))
     }
 
-    /// Stops the writer task as a crash would (tests of readiness).
+    /// Ends the writer's thread as a crash would (tests of readiness).
     #[cfg(test)]
     pub(crate) fn kill_writer(&self) {
-        self.writer.abort();
+        let _ = self.jobs.send(Work::Crash);
     }
 }
 
-async fn write_batches(
+/// The writer thread's state.
+struct Writer {
     pool: SqlitePool,
     origin: String,
     restart: Arc<WalRestart>,
-    mut queue: mpsc::Receiver<Work>,
-) {
-    let mut work = Vec::with_capacity(MAX_BATCH);
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut pings = Vec::new();
-    while queue.recv_many(&mut work, MAX_BATCH).await > 0 {
-        for item in work.drain(..) {
-            match item {
-                Work::Append(job) => batch.push(job),
-                Work::Ping(reply) => pings.push(reply),
+    queue: flume::Receiver<Work>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Writer {
+    /// Takes work until every handle is gone.
+    fn run(self) {
+        // sqlx returns a pool connection through a task it spawns on the runtime.
+        let _runtime = self.runtime.enter();
+        let mut work = Vec::with_capacity(MAX_BATCH);
+        let mut pings = Vec::new();
+        while let Ok(first) = self.queue.recv() {
+            work.push(first);
+            self.take_waiting(&mut work);
+            let mut appends = Vec::with_capacity(MAX_BATCH);
+            for item in work.drain(..) {
+                match item {
+                    Work::Append(job) => appends.push(job),
+                    Work::Ping(reply) => pings.push(reply),
+                    #[cfg(test)]
+                    Work::Crash => return,
+                }
+            }
+            if !appends.is_empty() && !self.write_while_busy(appends, &mut pings) {
+                return;
+            }
+            if self.restart.take() {
+                self.runtime.block_on(self.restart.run(&self.pool));
+            }
+            // One try of the lock answers every ping waiting now; pings whose caller
+            // gave up (readiness timed out) ask for nothing, so a locked database does
+            // not keep the writer busy with answers nobody reads.
+            pings.retain(|reply| !reply.is_closed());
+            if !pings.is_empty() {
+                let answer = self.runtime.block_on(take_write_lock(&self.pool));
+                for reply in pings.drain(..) {
+                    let _ = reply.send(answer.clone());
+                }
             }
         }
-        if !batch.is_empty() {
-            let messages: Vec<&NewMessage> = batch.iter().map(|j| &j.message).collect();
-            let results = commit_batch(&pool, &origin, &messages).await;
-            for (job, result) in batch.drain(..).zip(results) {
-                // A caller that gave up (its request was cancelled) is no longer
-                // listening; its message is stored all the same, like any other
-                // committed append.
-                let _ = job.reply.send(result);
+    }
+
+    /// Moves what is queued now into `work`, up to a batch.
+    fn take_waiting(&self, work: &mut Vec<Work>) {
+        while work.len() < MAX_BATCH {
+            match self.queue.try_recv() {
+                Ok(item) => work.push(item),
+                Err(_) => break,
             }
         }
-        if restart.take() {
-            restart.run(&pool).await;
-        }
-        // One try of the lock answers every ping waiting now; pings whose caller gave
-        // up (readiness timed out) ask for nothing, so a locked database does not keep
-        // the writer busy with answers nobody reads.
-        pings.retain(|reply| !reply.is_closed());
-        if !pings.is_empty() {
-            let answer = take_write_lock(&pool).await;
-            for reply in pings.drain(..) {
-                let _ = reply.send(answer.clone());
+    }
+
+    /// Holds the write connection and commits `appends`, then every batch that comes
+    /// while it holds it (see [`LINGER`], [`HOLD`]). Returns when it gave it back; a
+    /// ping met on the way is left in `pings`. `false`: the thread is to end (tests).
+    fn write_while_busy(
+        &self,
+        mut appends: Vec<Job>,
+        pings: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
+    ) -> bool {
+        let mut conn = match self.runtime.block_on(self.pool.acquire()) {
+            Ok(conn) => conn,
+            Err(e) => return answer_all(appends, &backend(e)),
+        };
+        let mut locked = match self.runtime.block_on(conn.lock_handle()) {
+            Ok(locked) => locked,
+            Err(e) => return answer_all(appends, &backend(e)),
+        };
+        let held = match Held::lock(&mut locked) {
+            Ok(held) => held,
+            Err(e) => return answer_all(appends, &e),
+        };
+        let since = Instant::now();
+        #[cfg_attr(not(test), allow(unused_mut))]
+        let mut running = true;
+        let mut work = Vec::with_capacity(MAX_BATCH);
+        while !appends.is_empty() {
+            self.commit_and_answer(&held.db, &mut appends);
+            let stop = !held.db.is_autocommit()
+                || !pings.is_empty()
+                || !running
+                || since.elapsed() >= HOLD
+                || self.restart.is_wanted();
+            if stop {
+                break;
+            }
+            match self.queue.recv_timeout(LINGER) {
+                Ok(item) => work.push(item),
+                Err(_) => break,
+            }
+            self.take_waiting(&mut work);
+            for item in work.drain(..) {
+                match item {
+                    Work::Append(job) => appends.push(job),
+                    Work::Ping(reply) => pings.push(reply),
+                    #[cfg(test)]
+                    Work::Crash => running = false,
+                }
             }
         }
+        let broken = !held.db.is_autocommit();
+        drop(held);
+        drop(locked);
+        if broken {
+            // Still inside a transaction its ROLLBACK could not end: it could never
+            // begin another, so sqlx closes it and the pool opens a fresh one.
+            conn.close_on_drop();
+        }
+        // Only a connection left broken leaves appends unwritten.
+        answer_all(
+            appends,
+            &StoreError::Unavailable("the store's write connection failed".into()),
+        );
+        running
+    }
+
+    /// Commits the batch `appends` (emptying it) and answers each caller.
+    fn commit_and_answer(&self, db: &rusqlite::Connection, appends: &mut Vec<Job>) {
+        let messages: Vec<&NewMessage> = appends.iter().map(|j| &j.message).collect();
+        let results = commit_batch(db, &self.origin, &messages);
+        drop(messages);
+        for (job, result) in appends.drain(..).zip(results) {
+            // A caller that gave up (its request was cancelled) is no longer
+            // listening; its message is stored all the same, like any other committed
+            // append.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// Answers every append in `jobs` with `error`; `true` (the thread goes on).
+fn answer_all(jobs: Vec<Job>, error: &StoreError) -> bool {
+    for job in jobs {
+        let _ = job.reply.send(Err(error.clone()));
+    }
+    true
+}
+
+/// SQLite's write connection, locked out of sqlx's thread and driven directly for as
+/// long as the lock (`'a`) is held.
+struct Held<'a> {
+    db: rusqlite::Connection,
+    _locked: std::marker::PhantomData<&'a mut ()>,
+}
+
+impl<'a> Held<'a> {
+    /// Drives the connection `locked` holds.
+    #[allow(unsafe_code)]
+    fn lock(locked: &'a mut sqlx::sqlite::LockedSqliteHandle<'_>) -> Result<Self, StoreError> {
+        // SAFETY: the handle is a live connection that sqlx's thread does not touch
+        // while `locked` is held, and `Held` borrows `locked`, so it is dropped first.
+        // rusqlite does not close a connection it did not open, and dropping it
+        // finalizes the statements it prepared: sqlx gets the connection back as it
+        // lent it (with its `hooks` feature off, as here, it registers and removes no
+        // hooks). Both crates link the one SQLite (the same libsqlite3-sys).
+        let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
+            .map_err(sqlite_error)?;
+        db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Self {
+            db,
+            _locked: std::marker::PhantomData,
+        })
     }
 }
 
@@ -141,13 +313,14 @@ async fn take_write_lock(pool: &SqlitePool) -> Result<(), StoreError> {
 }
 
 /// Appends `messages` in one transaction, falling back to one transaction each when
-/// the batch as a whole fails. Returns one result per message, in order.
-pub(crate) async fn commit_batch(
-    pool: &SqlitePool,
+/// the batch as a whole fails. Returns one result per message, in order. Leaves no
+/// transaction open unless its ROLLBACK failed (then `db.is_autocommit()` is false).
+pub(crate) fn commit_batch(
+    db: &rusqlite::Connection,
     origin: &str,
     messages: &[&NewMessage],
 ) -> Vec<Result<Appended, StoreError>> {
-    match append_together(pool, origin, messages).await {
+    match append_together(db, origin, messages) {
         Ok(results) => results,
         // The database is locked or unreachable: one by one, each would wait its own
         // busy timeout for the same answer.
@@ -156,7 +329,11 @@ pub(crate) async fn commit_batch(
             tracing::warn!(error = %e, batch = messages.len(), "group commit failed; appending one by one");
             let mut results = Vec::with_capacity(messages.len());
             for m in messages {
-                let alone = append_together(pool, origin, &[m]).await;
+                if !db.is_autocommit() {
+                    results.push(Err(e.clone()));
+                    continue;
+                }
+                let alone = append_together(db, origin, &[m]);
                 results.push(alone.and_then(|r| r.into_iter().next().expect("one result")));
             }
             results
@@ -165,44 +342,30 @@ pub(crate) async fn commit_batch(
 }
 
 /// One transaction for all of `messages`. A refusal is a per-message result; any other
-/// error abandons the transaction.
-async fn append_together(
-    pool: &SqlitePool,
+/// error abandons the transaction, rolled back here.
+fn append_together(
+    db: &rusqlite::Connection,
     origin: &str,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(backend)?;
-    match message_batch::append_messages(&mut conn, messages, origin).await {
-        Ok(results) => Ok(results),
-        Err(e) => {
-            if !rolled_back(&mut conn).await {
-                // A connection that may still be inside the transaction could never
-                // begin another: it is closed, and the pool opens a fresh one.
-                conn.close_on_drop();
-            }
-            Err(e)
+    message_batch::append_messages(db, messages, origin).inspect_err(|_| {
+        // "No transaction is active" needs no ROLLBACK: the BEGIN itself failed, or
+        // SQLite already rolled back on its own (a full disk, an I/O error).
+        if !db.is_autocommit() {
+            let _ = db.execute_batch("ROLLBACK");
         }
-    }
-}
-
-/// Ends whatever transaction a failed batch left open. "No transaction is active" is
-/// success too: the BEGIN itself failed, or SQLite already rolled back on its own (a
-/// full disk, an I/O error).
-async fn rolled_back(conn: &mut sqlx::SqliteConnection) -> bool {
-    match sqlx::query("ROLLBACK").execute(&mut *conn).await {
-        Ok(_) => true,
-        Err(e) => e.to_string().contains("no transaction is active"),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::commit_batch;
+    use super::{commit_batch, Held};
     use crate::sqlite::test_support::store_with_assistant;
     use crate::SqliteStore;
     use replyx_core::handoff::HandoffAction;
     use replyx_core::{NewMessage, NewOperator, Store, StoreError, Stream};
     use replyx_protocol::{DialogId, DialogStatus, GuestId, Seq};
+    use std::sync::Arc;
 
     fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
         NewMessage {
@@ -232,6 +395,19 @@ mod tests {
             .await
             .unwrap();
         (store, open.id, closed.id, dir)
+    }
+
+    /// Commits `batch` as the writer would, on the store's write connection.
+    async fn commit(
+        store: &SqliteStore,
+        batch: &[NewMessage],
+    ) -> Vec<Result<replyx_core::Appended, StoreError>> {
+        let mut conn = store.write.acquire().await.unwrap();
+        let mut locked = conn.lock_handle().await.unwrap();
+        let held = Held::lock(&mut locked).unwrap();
+        let results = commit_batch(&held.db, "test", &batch.iter().collect::<Vec<_>>());
+        assert!(held.db.is_autocommit(), "no transaction is left open");
+        results
     }
 
     async fn texts(store: &SqliteStore, dialog: DialogId) -> Vec<(u64, String)> {
@@ -266,7 +442,7 @@ mod tests {
             msg(DialogId::new(), "nowhere", None),
             msg(open, "second", Some("k2")),
         ];
-        let results = commit_batch(&store.write, "test", &batch.iter().collect::<Vec<_>>()).await;
+        let results = commit(&store, &batch).await;
 
         let first = results[0].as_ref().unwrap();
         assert!(!first.duplicate);
@@ -306,7 +482,7 @@ mod tests {
             msg(open, "poison", None),
             msg(open, "after", None),
         ];
-        let results = commit_batch(&store.write, "test", &batch.iter().collect::<Vec<_>>()).await;
+        let results = commit(&store, &batch).await;
 
         assert_eq!(results[0].as_ref().unwrap().event.seq, Seq(1));
         assert!(
@@ -344,6 +520,49 @@ mod tests {
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
         assert_eq!(texts(&store, open).await.len(), 300);
+    }
+
+    /// The writer keeps the write connection while appends keep coming, but gives it
+    /// back within `HOLD`: a dialog opened meanwhile (sqlx's pool, the same
+    /// connection) is not held up until the appends stop.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_writes_get_the_connection_while_appends_never_pause() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        const LIMIT: u64 = 20_000;
+        let (store, a, _dir) = store_with_assistant().await;
+        let (open, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+        let appended = Arc::new(AtomicU64::new(0));
+        let flowing = Arc::new(tokio::sync::Notify::new());
+        // More appenders than a batch holds: the queue is never empty when a batch
+        // ends, so the writer never finds a pause to give the connection back in.
+        let appenders: Vec<_> = (0..300)
+            .map(|_| {
+                let (store, appended, flowing) = (store.clone(), appended.clone(), flowing.clone());
+                tokio::spawn(async move {
+                    // Bounded: the appends stop by themselves after LIMIT in all.
+                    while appended.load(Ordering::Relaxed) < LIMIT {
+                        store
+                            .append_message(msg(open.id, "busy", None))
+                            .await
+                            .unwrap();
+                        if appended.fetch_add(1, Ordering::Relaxed) + 1 == 200 {
+                            flowing.notify_one();
+                        }
+                    }
+                })
+            })
+            .collect();
+        flowing.notified().await;
+        store.open_dialog(&a, &GuestId::generate()).await.unwrap();
+        let when_opened = appended.load(Ordering::Relaxed);
+        for t in appenders {
+            t.await.unwrap();
+        }
+        assert!(
+            when_opened < LIMIT / 5,
+            "the dialog opened only after {when_opened} of {LIMIT} appends: the writer kept \
+             the connection while the appends went on"
+        );
     }
 
     #[tokio::test]

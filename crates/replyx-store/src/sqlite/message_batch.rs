@@ -1,28 +1,29 @@
-//! Appending a whole group-commit batch of messages in two round trips to SQLite.
+//! Appending a whole group-commit batch of messages in one write transaction, on the
+//! writer's thread (see `group_commit`), with SQLite called directly (rusqlite) on the
+//! write connection.
 //!
-//! sqlx runs each SQLite connection on a thread of its own, so every statement sent on
-//! its own costs two thread wake-ups, and a guarded `INSERT … SELECT … RETURNING` per
-//! message also made SQLite build two temporary B-trees per message (the row triggers
-//! make it materialise the SELECT; RETURNING collects its rows). Inside the batch's
-//! `BEGIN IMMEDIATE` nothing else can write, so the guard is read once for the whole
-//! batch instead, and statements that need no answer in between travel together:
+//! A guarded `INSERT … SELECT … RETURNING` per message made SQLite build two temporary
+//! B-trees per message (the row triggers make it materialise the SELECT; RETURNING
+//! collects its rows). Inside the batch's `BEGIN IMMEDIATE` nothing else can write, so
+//! the guard is read once for the whole batch instead:
 //!
-//! 1. `BEGIN IMMEDIATE`, the positions and status of every dialog in the batch, and
-//!    the stored events whose `client_msg_id` the batch repeats: one trip;
+//! 1. `BEGIN IMMEDIATE`, then the positions and status of each dialog of the batch and
+//!    the stored event of each `client_msg_id` it carries, one indexed lookup each;
 //! 2. the seqs, duplicates and refusals worked out here, in order ([`plan`]);
-//! 3. one multi-row INSERT of the accepted rows and the `COMMIT`: one trip.
+//! 3. one multi-row INSERT of the accepted rows, and the `COMMIT`.
 //!
-//! The `events_advance_dialog` trigger still moves each dialog's positions row by row,
-//! so the dialog rows end where one-statement-per-message appends left them. The
-//! transaction is opened and closed by these statements, not by sqlx's `Transaction`
-//! (which would cost a trip each for BEGIN and COMMIT): the caller rolls back when an
-//! error leaves it open (see `group_commit`).
+//! Called directly, a statement costs no hop to another thread, so the guard is read
+//! with small indexed lookups (before, the dialogs travelled as one JSON array to
+//! spare sqlx's copies of each value). The statements are prepared once per stretch
+//! the writer holds the connection (see `group_commit`). The
+//! `events_advance_dialog` trigger moves each dialog's positions row by row, so the
+//! dialog rows end where one-statement-per-message appends left them. On an error the
+//! transaction may still be open: the caller rolls it back (see `group_commit`).
 
-use super::{backend, rows};
-use crate::records::{new_message_payload, now, refusal_reason, sender_key};
+use crate::records::{self, new_message_payload, now, refusal_reason, sender_key};
 use replyx_core::{Appended, AppendedTo, NewMessage, StoreError, StoredEvent};
 use replyx_protocol::{AssistantId, DialogId, DialogStatus, EventPayload, Seq};
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -55,98 +56,135 @@ pub(crate) struct Row {
 /// `client_msg_id` (stored before or earlier in the batch), or the refusal (no such
 /// dialog, closed, another status than required). On any other error the transaction
 /// may still be open: the caller must roll it back.
-pub(crate) async fn append_messages(
-    conn: &mut SqliteConnection,
+pub(crate) fn append_messages(
+    db: &Connection,
     messages: &[&NewMessage],
     origin: &str,
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-    let (positions, stored) = begin_and_read_guard(conn, messages).await?;
+    let (positions, stored) = begin_and_read_guard(db, messages)?;
     let (results, rows) = plan(messages, positions, stored);
-    insert_and_commit(conn, &rows, origin).await?;
+    insert_and_commit(db, &rows, origin)?;
     Ok(results)
 }
 
-/// What the guard needs, read in the trip that opens the transaction.
+/// Maps an error of SQLite called directly, as `super::backend` maps sqlx's: a unique
+/// violation is a conflict, a busy or locked database is `Unavailable` (a later try may
+/// succeed), the rest is `Backend`.
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    match e.sqlite_error() {
+        Some(f)
+            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        Some(f)
+            if matches!(
+                f.extended_code & 0xff,
+                ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+/// What the guard needs, read in the statements that open the transaction.
 type Guard = (HashMap<DialogId, Position>, HashMap<RetryKey, StoredEvent>);
 
+/// One dialog's guard: `?1` its id.
+const DIALOG_SQL: &str =
+    "SELECT status, assistant_id, last_seq, last_visitor_seq FROM dialogs WHERE id = ?1";
+
+/// The stored event a retried key repeats, through the `events_client_msg_id` index:
+/// `?1` the dialog, `?2` the sender's key, `?3` the `client_msg_id`.
+const COPY_SQL: &str = "SELECT seq, prev_visitor_seq, payload FROM events \
+    WHERE dialog_id = ?1 AND sender_key = ?2 AND client_msg_id = ?3";
+
 /// Opens the write transaction and reads the batch's dialogs (a missing one has no
-/// entry) and the stored events its keys repeat (through the `events_client_msg_id`
-/// index, the batch's keys driving the lookup). The dialogs come back as one JSON
-/// array in one value: sqlx copies every value of every row it returns, and as a row
-/// each (six values) the guard's rows cost more than its SQL did (a callgrind profile
-/// of a 50-writer append: ≈ 10,000 instructions per message). The repeated keys, rare,
-/// stay rows; the first column tells the two apart.
-async fn begin_and_read_guard(
-    conn: &mut SqliteConnection,
-    messages: &[&NewMessage],
-) -> Result<Guard, StoreError> {
-    let mut ids: Vec<String> = messages.iter().map(|m| m.dialog_id.to_string()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let keys: Vec<[String; 3]> = messages
-        .iter()
-        .filter_map(|m| {
-            let key = m.client_msg_id.clone()?;
-            Some([
-                m.dialog_id.to_string(),
-                sender_key(m.sender, m.operator.as_ref()),
-                key,
-            ])
-        })
+/// entry) and the stored events its keys repeat. Values are read in place (borrowed
+/// from SQLite's row, not copied out first).
+fn begin_and_read_guard(db: &Connection, messages: &[&NewMessage]) -> Result<Guard, StoreError> {
+    run(db, "BEGIN IMMEDIATE")?;
+    // Each dialog looked up once; `None` for one that does not exist.
+    let mut seen: HashMap<DialogId, Option<Position>> = HashMap::with_capacity(messages.len());
+    let mut dialog = db.prepare_cached(DIALOG_SQL).map_err(sqlite_error)?;
+    for m in messages {
+        let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(m.dialog_id) else {
+            continue;
+        };
+        let mut found = dialog
+            .query([m.dialog_id.to_string()])
+            .map_err(sqlite_error)?;
+        let position = match found.next().map_err(sqlite_error)? {
+            Some(row) => Some(Position {
+                status: records::status(text(row, 0)?)?,
+                assistant_id: records::parse_id(text(row, 1)?)?,
+                last_seq: number(row, 2)?,
+                last_visitor_seq: number(row, 3)?,
+            }),
+            None => None,
+        };
+        slot.insert(position);
+    }
+    let positions = seen
+        .into_iter()
+        .filter_map(|(id, position)| Some((id, position?)))
         .collect();
-    let found = sqlx::query(GUARD_SQL)
-        .bind(serde_json::to_string(&ids).expect("strings serialize"))
-        .bind(serde_json::to_string(&keys).expect("strings serialize"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let mut positions = HashMap::new();
     let mut stored = HashMap::new();
-    for row in &found {
-        if rows::text(row, "kind")? == "dialogs" {
-            positions = parse_positions(&rows::text(row, "positions")?)?;
-        } else {
-            let event = rows::event(row)?;
-            let key = (
-                event.dialog_id,
-                rows::text(row, "sender_key")?,
-                rows::text(row, "client_msg_id")?,
-            );
-            stored.insert(key, event);
+    for m in messages {
+        let Some(key) = &m.client_msg_id else {
+            continue;
+        };
+        let retry = (
+            m.dialog_id,
+            sender_key(m.sender, m.operator.as_ref()),
+            key.clone(),
+        );
+        if stored.contains_key(&retry) {
+            continue;
+        }
+        let mut copy = db.prepare_cached(COPY_SQL).map_err(sqlite_error)?;
+        let dialog_id = m.dialog_id.to_string();
+        let mut found = copy
+            .query((&dialog_id, &retry.1, &retry.2))
+            .map_err(sqlite_error)?;
+        if let Some(row) = found.next().map_err(sqlite_error)? {
+            let event = records::event(
+                &dialog_id,
+                number(row, 0)? as i64,
+                number(row, 1)? as i64,
+                text(row, 2)?,
+            )?;
+            stored.insert(retry, event);
         }
     }
     Ok((positions, stored))
 }
 
-/// The guard's dialogs, `[[id, status, assistant_id, last_seq, last_visitor_seq], …]`.
-fn parse_positions(json: &str) -> Result<HashMap<DialogId, Position>, StoreError> {
-    // Ids and statuses are plain ASCII, never escaped in JSON: borrowed, not copied.
-    let found: Vec<(&str, &str, &str, u64, u64)> = serde_json::from_str(json)
-        .map_err(|e| StoreError::Backend(format!("the guard's dialogs: {e}")))?;
-    found
-        .into_iter()
-        .map(|(id, status, assistant_id, last_seq, last_visitor_seq)| {
-            let position = Position {
-                status: crate::records::status(status)?,
-                assistant_id: rows::parse_id(assistant_id)?,
-                last_seq,
-                last_visitor_seq,
-            };
-            Ok((rows::parse_id(id)?, position))
-        })
-        .collect()
+/// Runs a statement that takes no parameters and returns no rows.
+fn run(db: &Connection, sql: &str) -> Result<(), StoreError> {
+    db.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(sqlite_error)
 }
 
-/// The first trip: `?1` the batch's dialog ids, `?2` its `[dialog, sender_key, key]`
-/// triples (both JSON arrays). The first SELECT always answers one row (an aggregate).
-const GUARD_SQL: &str = "BEGIN IMMEDIATE; \
-    SELECT 'dialogs' AS kind, json_group_array(json_array(id, status, assistant_id, \
-    last_seq, last_visitor_seq)) AS positions FROM dialogs \
-    WHERE id IN (SELECT value FROM json_each(?1)); \
-    SELECT 'copy' AS kind, dialog_id, seq, prev_visitor_seq, payload, e.sender_key, \
-    e.client_msg_id FROM json_each(?2) j CROSS JOIN events e \
-    ON e.dialog_id = j.value ->> 0 AND e.sender_key = j.value ->> 1 \
-    AND e.client_msg_id = j.value ->> 2";
+/// Column `i` of `row` as text, borrowed from SQLite.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r str, StoreError> {
+    row.get_ref(i)
+        .and_then(|v| v.as_str().map_err(Into::into))
+        .map_err(sqlite_error)
+}
+
+/// Column `i` of `row` as a seq (never negative).
+fn number(row: &rusqlite::Row<'_>, i: usize) -> Result<u64, StoreError> {
+    let n = row.get_ref(i).and_then(|v| v.as_i64().map_err(Into::into));
+    n.map_err(sqlite_error)
+        .and_then(|n| u64::try_from(n).map_err(|_| StoreError::Backend(format!("corrupt seq {n}"))))
+}
 
 /// Decides every message of the batch in order, as one guarded append after another
 /// would: a repeated key answers with its first copy (whatever the dialog's status
@@ -224,54 +262,56 @@ fn encode(payload: &EventPayload) -> String {
     serde_json::to_string(payload).expect("payload serializes")
 }
 
-/// The second trip: the INSERT of `rows` rows (none: the COMMIT alone), built on the
-/// first batch of each size (building all 257 at once cost as much as 25 appends). A
-/// batch holds at most `group_commit::MAX_BATCH` (256) messages: 2,560 parameters, far
-/// below SQLite's 32,766 per statement. The parameters are anonymous (`?`): sqlx looks
-/// up a numbered one (`?NNN`) by name, which SQLite answers by a scan of the
-/// statement's parameters, so that binding a batch's shared origin and time once as
-/// `?1` and `?2` made binding a 256-row batch cost four times as much.
+/// The INSERT of `rows` rows (at least one), its text built on the first batch of
+/// each size (building all 256 at once cost as much as 25 appends). One statement for
+/// the batch, not one per row: each statement inside the transaction opens, fills and
+/// closes a statement journal of the pages it changes (the row triggers and the
+/// foreign key make SQLite keep one), and under callgrind one INSERT per row cost 30%
+/// more per message with 50 writers. A batch holds at most `group_commit::MAX_BATCH`
+/// (256) messages: 2,560 parameters, far below SQLite's 32,766 per statement.
 fn insert_sql(rows: usize) -> &'static str {
     static SQL: [OnceLock<String>; super::group_commit::MAX_BATCH + 1] =
         [const { OnceLock::new() }; super::group_commit::MAX_BATCH + 1];
-    SQL[rows].get_or_init(|| match rows {
-        0 => "COMMIT".to_owned(),
-        n => {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
-            format!(
-                "INSERT INTO events (dialog_id, seq, prev_visitor_seq, internal, \
-                 sender, client_msg_id, payload, origin, created_at, sender_key) \
-                 VALUES {values}; COMMIT"
-            )
-        }
+    SQL[rows].get_or_init(|| {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+        format!(
+            "INSERT INTO events (dialog_id, seq, prev_visitor_seq, internal, \
+             sender, client_msg_id, payload, origin, created_at, sender_key) \
+             VALUES {values}"
+        )
     })
 }
 
 /// Writes `rows` in order and commits. A failed INSERT stops before the COMMIT.
-async fn insert_and_commit(
-    conn: &mut SqliteConnection,
-    rows: &[Row],
-    origin: &str,
-) -> Result<(), StoreError> {
-    let created_at = now();
-    // Every size keeps its prepared statement: the write connection's cache has room for
-    // all of them (see `WRITE_STATEMENT_CACHE`).
-    let mut insert = sqlx::query(insert_sql(rows.len()));
-    for row in rows {
-        insert = insert
-            .bind(&row.dialog_id)
-            .bind(row.seq)
-            .bind(row.prev_visitor_seq)
-            .bind(row.internal)
-            .bind(row.sender)
-            .bind(&row.client_msg_id)
-            .bind(&row.payload)
-            .bind(origin)
-            .bind(created_at)
-            .bind(&row.sender_key);
+fn insert_and_commit(db: &Connection, rows: &[Row], origin: &str) -> Result<(), StoreError> {
+    if !rows.is_empty() {
+        // As sqlx writes a time (RFC 3339, as many fraction digits as needed): the
+        // column holds the same text whichever path wrote it.
+        let created_at = now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        let mut insert = db
+            .prepare_cached(insert_sql(rows.len()))
+            .map_err(sqlite_error)?;
+        let mut at = 0;
+        let mut bind = |value: &dyn rusqlite::ToSql| {
+            at += 1;
+            insert.raw_bind_parameter(at, value)
+        };
+        for row in rows {
+            bind(&row.dialog_id)
+                .and_then(|()| bind(&row.seq))
+                .and_then(|()| bind(&row.prev_visitor_seq))
+                .and_then(|()| bind(&row.internal))
+                .and_then(|()| bind(&row.sender))
+                .and_then(|()| bind(&row.client_msg_id))
+                .and_then(|()| bind(&row.payload))
+                .and_then(|()| bind(&origin))
+                .and_then(|()| bind(&created_at))
+                .and_then(|()| bind(&row.sender_key))
+                .map_err(sqlite_error)?;
+        }
+        insert.raw_execute().map_err(sqlite_error)?;
     }
-    insert.execute(&mut *conn).await.map_err(backend)?;
-    Ok(())
+    run(db, "COMMIT")
 }
 
 #[cfg(test)]
@@ -365,10 +405,8 @@ mod tests {
     }
 
     #[test]
-    fn the_second_trip_inserts_every_row_and_commits() {
-        assert_eq!(insert_sql(0), "COMMIT");
+    fn the_insert_has_a_row_of_parameters_per_message() {
         assert_eq!(insert_sql(3).matches("(?,").count(), 3);
         assert_eq!(insert_sql(256).matches("(?,").count(), 256);
-        assert!(insert_sql(256).ends_with("; COMMIT"));
     }
 }
