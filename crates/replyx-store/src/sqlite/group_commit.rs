@@ -146,12 +146,13 @@ impl Writer {
     fn run(self) {
         // sqlx returns a pool connection through a task it spawns on the runtime.
         let _runtime = self.runtime.enter();
+        // Reused from batch to batch: a batch's worth of jobs is tens of kilobytes.
         let mut work = Vec::with_capacity(MAX_BATCH);
+        let mut appends = Vec::with_capacity(MAX_BATCH);
         let mut pings = Vec::new();
         while let Ok(first) = self.queue.recv() {
             work.push(first);
             self.take_waiting(&mut work);
-            let mut appends = Vec::with_capacity(MAX_BATCH);
             for item in work.drain(..) {
                 match item {
                     Work::Append(job) => appends.push(job),
@@ -160,7 +161,7 @@ impl Writer {
                     Work::Crash => return,
                 }
             }
-            if !appends.is_empty() && !self.write_while_busy(appends, &mut pings) {
+            if !appends.is_empty() && !self.write_while_busy(&mut appends, &mut work, &mut pings) {
                 return;
             }
             if self.restart.take() {
@@ -191,10 +192,12 @@ impl Writer {
 
     /// Holds the write connection and commits `appends`, then every batch waiting when
     /// the last one committed (for [`HOLD`] at most). Returns when it gave it back; a
-    /// ping met on the way is left in `pings`. `false`: the thread is to end (tests).
+    /// ping met on the way is left in `pings`; `appends` and `work` are left empty.
+    /// `false`: the thread is to end (tests).
     fn write_while_busy(
         &self,
-        mut appends: Vec<Job>,
+        appends: &mut Vec<Job>,
+        work: &mut Vec<Work>,
         pings: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
     ) -> bool {
         let mut conn = match self.runtime.block_on(self.pool.acquire()) {
@@ -212,9 +215,8 @@ impl Writer {
         let since = Instant::now();
         #[cfg_attr(not(test), allow(unused_mut))]
         let mut running = true;
-        let mut work = Vec::with_capacity(MAX_BATCH);
         while !appends.is_empty() {
-            self.commit_and_answer(&held.db, &mut appends);
+            self.commit_and_answer(&held.db, appends);
             let stop = !held.db.is_autocommit()
                 || !pings.is_empty()
                 || !running
@@ -223,7 +225,7 @@ impl Writer {
             if stop {
                 break;
             }
-            self.take_waiting(&mut work);
+            self.take_waiting(work);
             if work.is_empty() {
                 break;
             }
@@ -262,9 +264,10 @@ impl Writer {
     }
 }
 
-/// Answers every append in `jobs` with `error`; `true` (the thread goes on).
-fn answer_all(jobs: Vec<Job>, error: &StoreError) -> bool {
-    for job in jobs {
+/// Answers every append in `jobs` with `error`, emptying it; `true` (the thread goes
+/// on).
+fn answer_all(jobs: &mut Vec<Job>, error: &StoreError) -> bool {
+    for job in jobs.drain(..) {
         let _ = job.reply.send(Err(error.clone()));
     }
     true
