@@ -106,7 +106,7 @@ impl SqliteStore {
     /// The same database, written under another origin: what it appends and signals
     /// appears in this store's change feed like another process's rows. The delivery
     /// canary writes through one, so that its round trip crosses the change feed every
-    /// other process relies on. It has its own writer task on the shared connection.
+    /// other process relies on. It has its own writer thread on the shared connection.
     pub fn with_origin(&self, origin: &str) -> SqliteStore {
         SqliteStore {
             appends: group_commit::GroupCommit::start(
