@@ -33,7 +33,7 @@ use replyx_core::{Appended, NewMessage, StoreError};
 use sqlx::{Connection, SqlitePool};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// Most appends in one transaction: bounds how long one commit holds the write lock
 /// (other writers, a blue-green peer included, wait that long at most).
@@ -71,7 +71,7 @@ enum Work {
 /// ends when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    jobs: flume::Sender<Work>,
+    jobs: mpsc::Sender<Work>,
 }
 
 impl GroupCommit {
@@ -83,7 +83,11 @@ impl GroupCommit {
     /// The operating system refuses a thread (at start-up, when nothing else could run
     /// either).
     pub(crate) fn start(pool: SqlitePool, origin: String, restart: Arc<WalRestart>) -> Self {
-        let (jobs, queue) = flume::bounded(QUEUE);
+        // tokio's channel, not a thread-only one: async senders, a blocking receiver,
+        // and queued work dropped (its callers answered "dropped") when the thread ends
+        // for whatever reason, where a channel that keeps queued items while senders
+        // live would leave their callers waiting forever.
+        let (jobs, queue) = mpsc::channel(QUEUE);
         let writer = Writer {
             pool,
             origin,
@@ -120,7 +124,7 @@ impl GroupCommit {
 
     async fn send(&self, work: Work) -> Result<(), StoreError> {
         self.jobs
-            .send_async(work)
+            .send(work)
             .await
             .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))
     }
@@ -128,7 +132,7 @@ impl GroupCommit {
     /// Ends the writer's thread as a crash would (tests of readiness).
     #[cfg(test)]
     pub(crate) fn kill_writer(&self) {
-        let _ = self.jobs.send(Work::Crash);
+        let _ = self.jobs.try_send(Work::Crash);
     }
 }
 
@@ -137,20 +141,20 @@ struct Writer {
     pool: SqlitePool,
     origin: String,
     restart: Arc<WalRestart>,
-    queue: flume::Receiver<Work>,
+    queue: mpsc::Receiver<Work>,
     runtime: tokio::runtime::Handle,
 }
 
 impl Writer {
     /// Takes work until every handle is gone.
-    fn run(self) {
+    fn run(mut self) {
         // sqlx returns a pool connection through a task it spawns on the runtime.
         let _runtime = self.runtime.enter();
         // Reused from batch to batch: a batch's worth of jobs is tens of kilobytes.
         let mut work = Vec::with_capacity(MAX_BATCH);
         let mut appends = Vec::with_capacity(MAX_BATCH);
         let mut pings = Vec::new();
-        while let Ok(first) = self.queue.recv() {
+        while let Some(first) = self.queue.blocking_recv() {
             work.push(first);
             self.take_waiting(&mut work);
             for item in work.drain(..) {
@@ -181,7 +185,7 @@ impl Writer {
     }
 
     /// Moves what is queued now into `work`, up to a batch.
-    fn take_waiting(&self, work: &mut Vec<Work>) {
+    fn take_waiting(&mut self, work: &mut Vec<Work>) {
         while work.len() < MAX_BATCH {
             match self.queue.try_recv() {
                 Ok(item) => work.push(item),
@@ -195,7 +199,7 @@ impl Writer {
     /// ping met on the way is left in `pings`; `appends` and `work` are left empty.
     /// `false`: the thread is to end (tests).
     fn write_while_busy(
-        &self,
+        &mut self,
         appends: &mut Vec<Job>,
         work: &mut Vec<Work>,
         pings: &mut Vec<oneshot::Sender<Result<(), StoreError>>>,
@@ -354,7 +358,8 @@ fn append_together(
 
 #[cfg(test)]
 mod tests {
-    use super::{commit_batch, Held};
+    use super::{commit_batch, Held, Job, Work, Writer, MAX_BATCH, QUEUE};
+    use crate::sqlite::checkpoint::WalRestart;
     use crate::sqlite::test_support::store_with_assistant;
     use crate::SqliteStore;
     use replyx_core::handoff::HandoffAction;
@@ -558,6 +563,45 @@ mod tests {
             "the dialog opened only after {when_opened} of {LIMIT} appends: the writer kept \
              the connection while the appends went on"
         );
+    }
+
+    /// Appends still queued when the writer's thread ends (a crash, here) are answered
+    /// ("dropped", a 503 for the caller) while their senders live on: a channel that
+    /// kept queued items until every sender is gone would leave their callers waiting
+    /// forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_queued_when_the_writer_ends_are_answered() {
+        let (store, open, _closed, _dir) = store_with_open_and_closed().await;
+        let (jobs, queue) = tokio::sync::mpsc::channel(QUEUE);
+        // A crash first, then more than a batch: some are still queued when it ends.
+        jobs.try_send(Work::Crash).unwrap();
+        let mut answers = Vec::new();
+        for i in 0..2 * MAX_BATCH {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let message = msg(open, &format!("q{i}"), None);
+            jobs.try_send(Work::Append(Job { message, reply })).unwrap();
+            answers.push(answer);
+        }
+        let writer = Writer {
+            pool: store.write.clone(),
+            origin: "test".into(),
+            restart: Arc::new(WalRestart::default()),
+            queue,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let thread = std::thread::spawn(move || writer.run());
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .unwrap()
+            .expect("the writer's thread ends without a panic");
+        let all = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            for answer in answers {
+                assert!(answer.await.is_err(), "nothing queued behind the crash ran");
+            }
+        });
+        all.await
+            .expect("every append queued when the writer ended is answered");
+        drop(jobs);
     }
 
     #[tokio::test]
