@@ -7,7 +7,11 @@
 //! few lines handing over to the submodule of its concept (dialogs, events, routing,
 //! presence, …), where the SQL lives.
 
+#[cfg(test)]
+mod append_fixtures;
 mod assistants;
+mod batch_commit;
+mod borrowed;
 mod changes;
 mod checkpoint;
 mod connections;

@@ -25,10 +25,15 @@
 //! so the batch is rolled back and its appends run again one per transaction, where
 //! each succeeds or fails on its own. Every caller is answered only after its
 //! transaction committed: the store-then-publish order holds.
+//!
+//! (The handle, its queue and the thread that empties it are one mechanism and stay in
+//! one file, over 400 lines with its tests; the batch itself is `batch_commit` and
+//! `message_batch`, the borrowed connection `borrowed`.)
 
 use super::backend;
+use super::batch_commit::commit_batch;
+use super::borrowed::Held;
 use super::checkpoint::WalRestart;
-use super::message_batch::{self, sqlite_error};
 use replyx_core::{Appended, NewMessage, StoreError};
 use sqlx::{Connection, SqlitePool};
 use std::sync::Arc;
@@ -46,10 +51,6 @@ const QUEUE: usize = 4 * MAX_BATCH;
 /// coming: what the pool's other writes (a read mark, a dialog opened) wait at most
 /// behind a busy writer, besides the batch in progress.
 const HOLD: Duration = Duration::from_millis(5);
-
-/// Prepared statements kept while the connection is held: BEGIN, the two guard
-/// lookups and the COMMIT (`message_batch`), and the INSERT of each batch size met.
-const STATEMENT_CACHE: usize = MAX_BATCH + 8;
 
 struct Job {
     message: NewMessage,
@@ -277,33 +278,6 @@ fn answer_all(jobs: &mut Vec<Job>, error: &StoreError) -> bool {
     true
 }
 
-/// SQLite's write connection, locked out of sqlx's thread and driven directly for as
-/// long as the lock (`'a`) is held.
-struct Held<'a> {
-    db: rusqlite::Connection,
-    _locked: std::marker::PhantomData<&'a mut ()>,
-}
-
-impl<'a> Held<'a> {
-    /// Drives the connection `locked` holds.
-    #[allow(unsafe_code)]
-    fn lock(locked: &'a mut sqlx::sqlite::LockedSqliteHandle<'_>) -> Result<Self, StoreError> {
-        // SAFETY: the handle is a live connection that sqlx's thread does not touch
-        // while `locked` is held, and `Held` borrows `locked`, so it is dropped first.
-        // rusqlite does not close a connection it did not open, and dropping it
-        // finalizes the statements it prepared: sqlx gets the connection back as it
-        // lent it (with its `hooks` feature off, as here, it registers and removes no
-        // hooks). Both crates link the one SQLite (the same libsqlite3-sys).
-        let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
-            .map_err(sqlite_error)?;
-        db.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Self {
-            db,
-            _locked: std::marker::PhantomData,
-        })
-    }
-}
-
 /// Takes the write lock and gives it back at once.
 async fn take_write_lock(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(backend)?;
@@ -311,191 +285,15 @@ async fn take_write_lock(pool: &SqlitePool) -> Result<(), StoreError> {
     tx.rollback().await.map_err(backend)
 }
 
-/// Appends `messages` in one transaction, falling back to one transaction each when
-/// the batch as a whole fails. Returns one result per message, in order. Leaves no
-/// transaction open unless its ROLLBACK failed (then `db.is_autocommit()` is false).
-pub(crate) fn commit_batch(
-    db: &rusqlite::Connection,
-    origin: &str,
-    messages: &[&NewMessage],
-) -> Vec<Result<Appended, StoreError>> {
-    match append_together(db, origin, messages) {
-        Ok(results) => results,
-        // The database is locked or unreachable: one by one, each would wait its own
-        // busy timeout for the same answer.
-        Err(e @ StoreError::Unavailable(_)) => messages.iter().map(|_| Err(e.clone())).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, batch = messages.len(), "group commit failed; appending one by one");
-            let mut results = Vec::with_capacity(messages.len());
-            for m in messages {
-                if !db.is_autocommit() {
-                    results.push(Err(e.clone()));
-                    continue;
-                }
-                let alone = append_together(db, origin, &[m]);
-                results.push(alone.and_then(|r| r.into_iter().next().expect("one result")));
-            }
-            results
-        }
-    }
-}
-
-/// One transaction for all of `messages`. A refusal is a per-message result; any other
-/// error abandons the transaction, rolled back here.
-fn append_together(
-    db: &rusqlite::Connection,
-    origin: &str,
-    messages: &[&NewMessage],
-) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
-    message_batch::append_messages(db, messages, origin).inspect_err(|_| {
-        // "No transaction is active" needs no ROLLBACK: the BEGIN itself failed, or
-        // SQLite already rolled back on its own (a full disk, an I/O error).
-        if !db.is_autocommit() {
-            let _ = db.execute_batch("ROLLBACK");
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{commit_batch, Held, Job, Work, Writer, MAX_BATCH, QUEUE};
+    use super::{Job, Work, Writer, MAX_BATCH, QUEUE};
+    use crate::sqlite::append_fixtures::{msg, store_with_open_and_closed, texts};
     use crate::sqlite::checkpoint::WalRestart;
     use crate::sqlite::test_support::store_with_assistant;
-    use crate::SqliteStore;
-    use replyx_core::handoff::HandoffAction;
-    use replyx_core::{NewMessage, NewOperator, Store, StoreError, Stream};
-    use replyx_protocol::{DialogId, DialogStatus, GuestId, Seq};
+    use replyx_core::{Store, StoreError};
+    use replyx_protocol::GuestId;
     use std::sync::Arc;
-
-    fn msg(dialog: DialogId, text: &str, key: Option<&str>) -> NewMessage {
-        NewMessage {
-            client_msg_id: key.map(str::to_owned),
-            ..NewMessage::visitor(dialog, text)
-        }
-    }
-
-    /// A store with two open dialogs (no welcome, so both logs are empty) and the
-    /// second one closed.
-    async fn store_with_open_and_closed() -> (SqliteStore, DialogId, DialogId, tempfile::TempDir) {
-        let (store, a, dir) = store_with_assistant().await;
-        let (open, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
-        let (closed, _, _) = store.open_dialog(&a, &GuestId::generate()).await.unwrap();
-        let op = store
-            .create_operator(NewOperator {
-                email: "ann@example.test".into(),
-                name: "Ann".into(),
-                password_hash: "unused".into(),
-                role: replyx_core::Role::Admin,
-            })
-            .await
-            .unwrap()
-            .to_ref();
-        store
-            .handoff(closed.id, HandoffAction::Close(op), 5)
-            .await
-            .unwrap();
-        (store, open.id, closed.id, dir)
-    }
-
-    /// Commits `batch` as the writer would, on the store's write connection.
-    async fn commit(
-        store: &SqliteStore,
-        batch: &[NewMessage],
-    ) -> Vec<Result<replyx_core::Appended, StoreError>> {
-        let mut conn = store.write.acquire().await.unwrap();
-        let mut locked = conn.lock_handle().await.unwrap();
-        let held = Held::lock(&mut locked).unwrap();
-        let results = commit_batch(&held.db, "test", &batch.iter().collect::<Vec<_>>());
-        assert!(held.db.is_autocommit(), "no transaction is left open");
-        results
-    }
-
-    async fn texts(store: &SqliteStore, dialog: DialogId) -> Vec<(u64, String)> {
-        let events = store
-            .events_since(dialog, Seq(0), 1000, Stream::Admin)
-            .await
-            .unwrap();
-        events
-            .iter()
-            .map(|e| match &e.payload {
-                replyx_protocol::EventPayload::MessageCreated { message } => {
-                    (e.seq.0, message.text.clone())
-                }
-                other => panic!("unexpected event {other:?}"),
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn refusals_in_a_batch_leave_the_other_appends_committed_in_order() {
-        let (store, open, closed, _dir) = store_with_open_and_closed().await;
-        let retry_of_first = msg(open, "first, sent twice", Some("k1"));
-        let bot_reply = NewMessage {
-            require_status: Some(DialogStatus::Operator),
-            ..msg(open, "a reply for a status the dialog is not in", None)
-        };
-        let batch = [
-            msg(open, "first, sent twice", Some("k1")),
-            retry_of_first,
-            msg(closed, "too late", None),
-            bot_reply,
-            msg(DialogId::new(), "nowhere", None),
-            msg(open, "second", Some("k2")),
-        ];
-        let results = commit(&store, &batch).await;
-
-        let first = results[0].as_ref().unwrap();
-        assert!(!first.duplicate);
-        assert_eq!(first.event.seq, Seq(1));
-        let retry = results[1].as_ref().unwrap();
-        assert!(
-            retry.duplicate,
-            "the retry in the same batch finds the first copy"
-        );
-        assert_eq!(retry.event.seq, Seq(1));
-        assert!(matches!(results[2], Err(StoreError::DialogClosed)));
-        assert!(matches!(results[3], Err(StoreError::StatusChanged)));
-        assert!(matches!(results[4], Err(StoreError::NotFound)));
-        assert_eq!(results[5].as_ref().unwrap().event.seq, Seq(2));
-        assert_eq!(
-            texts(&store, open).await,
-            [(1, "first, sent twice".into()), (2, "second".into())]
-        );
-        let dialog = store.dialog(open).await.unwrap().unwrap();
-        assert_eq!((dialog.last_seq, dialog.last_visitor_seq), (Seq(2), Seq(2)));
-    }
-
-    #[tokio::test]
-    async fn a_failure_that_undoes_the_batch_is_retried_one_by_one_and_fails_alone() {
-        let (store, open, _closed, _dir) = store_with_open_and_closed().await;
-        // A database error that rolls back the whole transaction (as a full disk or
-        // an I/O error would), raised by one message only.
-        sqlx::query(
-            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.payload LIKE '%poison%' \
-             BEGIN SELECT RAISE(ROLLBACK, 'poisoned'); END",
-        )
-        .execute(&store.write)
-        .await
-        .unwrap();
-        let batch = [
-            msg(open, "before", None),
-            msg(open, "poison", None),
-            msg(open, "after", None),
-        ];
-        let results = commit(&store, &batch).await;
-
-        assert_eq!(results[0].as_ref().unwrap().event.seq, Seq(1));
-        assert!(
-            matches!(&results[1], Err(StoreError::Backend(e)) if e.contains("poisoned")),
-            "{:?}",
-            results[1]
-        );
-        assert_eq!(results[2].as_ref().unwrap().event.seq, Seq(2));
-        assert_eq!(
-            texts(&store, open).await,
-            [(1, "before".into()), (2, "after".into())]
-        );
-    }
 
     #[tokio::test]
     async fn concurrent_appends_through_the_writer_get_contiguous_seqs() {

@@ -20,6 +20,7 @@
 //! dialog rows end where one-statement-per-message appends left them. On an error the
 //! transaction may still be open: the caller rolls it back (see `group_commit`).
 
+use super::borrowed::sqlite_error;
 use crate::records::{self, new_message_payload, now, refusal_reason, sender_key};
 use replyx_core::{Appended, AppendedTo, NewMessage, StoreError, StoredEvent};
 use replyx_protocol::{AssistantId, DialogId, DialogStatus, EventPayload, Seq};
@@ -65,30 +66,6 @@ pub(crate) fn append_messages(
     let (results, rows) = plan(messages, positions, stored);
     insert_and_commit(db, &rows, origin)?;
     Ok(results)
-}
-
-/// Maps an error of SQLite called directly, as `super::backend` maps sqlx's: a unique
-/// violation is a conflict, a busy or locked database is `Unavailable` (a later try may
-/// succeed), the rest is `Backend`.
-pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ffi;
-    match e.sqlite_error() {
-        Some(f)
-            if f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            StoreError::Conflict(e.to_string())
-        }
-        Some(f)
-            if matches!(
-                f.extended_code & 0xff,
-                ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED
-            ) =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Backend(e.to_string()),
-    }
 }
 
 /// What the guard needs, read in the statements that open the transaction.
