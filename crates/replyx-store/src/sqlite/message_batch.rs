@@ -111,6 +111,7 @@ fn begin_and_read_guard(db: &Connection, messages: &[&NewMessage]) -> Result<Gua
         .filter_map(|(id, position)| Some((id, position?)))
         .collect();
     let mut stored = HashMap::new();
+    let mut copy = None;
     for m in messages {
         let Some(key) = &m.client_msg_id else {
             continue;
@@ -123,7 +124,12 @@ fn begin_and_read_guard(db: &Connection, messages: &[&NewMessage]) -> Result<Gua
         if stored.contains_key(&retry) {
             continue;
         }
-        let mut copy = db.prepare_cached(COPY_SQL).map_err(sqlite_error)?;
+        // Looked up in the statement cache once per batch, and only when a message
+        // carries a key.
+        let copy = match &mut copy {
+            Some(copy) => copy,
+            None => copy.insert(db.prepare_cached(COPY_SQL).map_err(sqlite_error)?),
+        };
         let dialog_id = m.dialog_id.to_string();
         let mut found = copy
             .query((&dialog_id, &retry.1, &retry.2))
