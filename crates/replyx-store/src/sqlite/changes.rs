@@ -89,14 +89,20 @@ async fn other_events(
     limit: u32,
     origin: &str,
 ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
-    // The same page twice: counted, then its rows filtered by origin inside SQLite.
-    let page = "SELECT row_id, origin, dialog_id, seq, prev_visitor_seq, payload \
-                FROM events WHERE row_id > ?1 ORDER BY row_id LIMIT ?2";
+    // One statement, so one snapshot: the page counted and its rows filtered by origin
+    // inside SQLite. As two statements, a commit between them put rows in the second
+    // that the first's cursor did not pass, and the next poll handed them out again
+    // (the bus contract test saw seq 2 twice). The page's row sorts first (its row_id
+    // is NULL), then the events in log order.
     let found = sqlx::query(&format!(
-        "SELECT 'page' AS kind, count(*) AS rows_read, max(row_id) AS last_row \
-         FROM ({page}); \
-         SELECT 'event' AS kind, {} FROM ({page}) WHERE origin <> ?3 ORDER BY row_id",
-        rows::EVENT_COLUMNS
+        "WITH page AS (SELECT row_id, origin, {columns} FROM events \
+         WHERE row_id > ?1 ORDER BY row_id LIMIT ?2) \
+         SELECT 'page' AS kind, NULL AS row_id, count(*) AS rows_read, \
+         max(row_id) AS last_row, NULL AS dialog_id, NULL AS seq, \
+         NULL AS prev_visitor_seq, NULL AS payload FROM page \
+         UNION ALL SELECT 'event', row_id, NULL, NULL, {columns} FROM page \
+         WHERE origin <> ?3 ORDER BY row_id",
+        columns = rows::EVENT_COLUMNS
     ))
     .bind(cursor.event_row)
     .bind(i64::from(limit))
