@@ -61,6 +61,21 @@ impl Consoles {
             .copied()
             .collect()
     }
+
+    /// The operators to mark seen this round: those with a console open here, and
+    /// those whose last console here closed since the previous round (taken, so they
+    /// are seen once more and no longer). Without the latter, the grace period would
+    /// count from the beat before the close and end up to a beat early.
+    pub fn to_mark_seen(&self) -> Vec<OperatorId> {
+        let closed = std::mem::take(&mut *self.closed.lock().expect("consoles"));
+        let mut seen = self.operators();
+        for operator in closed {
+            if !seen.contains(&operator) {
+                seen.push(operator);
+            }
+        }
+        seen
+    }
 }
 
 impl Drop for ConsoleGuard {
@@ -116,7 +131,7 @@ pub async fn run(state: AppState) {
 pub async fn round(state: &AppState) -> Result<(), crate::error::ApiError> {
     state
         .store
-        .presence_seen(&state.consoles.operators())
+        .presence_seen(&state.consoles.to_mark_seen())
         .await?;
     let seen_after = chrono::Utc::now()
         - chrono::Duration::from_std(state.settings.presence_grace).unwrap_or_default();
@@ -149,4 +164,29 @@ pub async fn round(state: &AppState) -> Result<(), crate::error::ApiError> {
     }
     queue::assign_pending(state).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_console_is_seen_once_more_then_no_longer() {
+        let consoles = Arc::new(Consoles::default());
+        let (ann, bo) = (OperatorId::new(), OperatorId::new());
+        let ann_console = consoles.open(ann);
+        let bo_first = consoles.open(bo);
+        let bo_second = consoles.open(bo);
+        drop(ann_console);
+        drop(bo_first);
+        let mut seen = consoles.to_mark_seen();
+        seen.sort();
+        let mut expected = vec![ann, bo];
+        expected.sort();
+        assert_eq!(seen, expected, "the closed console is seen at its close");
+        assert_eq!(consoles.to_mark_seen(), [bo], "and only once");
+        drop(bo_second);
+        assert_eq!(consoles.to_mark_seen(), [bo]);
+        assert!(consoles.to_mark_seen().is_empty());
+    }
 }
