@@ -144,6 +144,7 @@ pub struct Message {
     /// The text, at most the configured number of characters.
     pub text: String,
     /// When it was stored (UTC).
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// The client's idempotency key, when it sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod kind;
 mod object_only;
 pub mod presence;
+pub mod timestamp;
 pub mod view;
 
 pub use close_code::{CloseCode, ReconnectPolicy};
