@@ -21,8 +21,9 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Consoles {
     open: Mutex<HashMap<OperatorId, usize>>,
-    /// Operators whose last console here just closed: seen once more, at that moment,
-    /// so the grace period counts from the close, not from the beat before it.
+    /// Operators whose last console here just closed: seen once more, in the round the
+    /// close wakes at once ([`Consoles::to_mark_seen`]), so the grace period counts
+    /// from the close, not from the beat before it.
     closed: Mutex<Vec<OperatorId>>,
     changed: Notify,
 }
