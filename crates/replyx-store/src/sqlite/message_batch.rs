@@ -68,8 +68,12 @@ pub(crate) fn append_messages(
     Ok(results)
 }
 
+/// Each dialog of a batch as the guard read it; `None` for one that does not exist (so
+/// it is looked up once however many messages it has).
+type Positions = HashMap<DialogId, Option<Position>>;
+
 /// What the guard needs, read in the statements that open the transaction.
-type Guard = (HashMap<DialogId, Position>, HashMap<RetryKey, StoredEvent>);
+type Guard = (Positions, HashMap<RetryKey, StoredEvent>);
 
 /// One dialog's guard: `?1` its id.
 const DIALOG_SQL: &str =
@@ -85,11 +89,10 @@ const COPY_SQL: &str = "SELECT seq, prev_visitor_seq, payload FROM events \
 /// from SQLite's row, not copied out first).
 fn begin_and_read_guard(db: &Connection, messages: &[&NewMessage]) -> Result<Guard, StoreError> {
     run(db, "BEGIN IMMEDIATE")?;
-    // Each dialog looked up once; `None` for one that does not exist.
-    let mut seen: HashMap<DialogId, Option<Position>> = HashMap::with_capacity(messages.len());
+    let mut positions: Positions = HashMap::with_capacity(messages.len());
     let mut dialog = db.prepare_cached(DIALOG_SQL).map_err(sqlite_error)?;
     for m in messages {
-        let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(m.dialog_id) else {
+        let std::collections::hash_map::Entry::Vacant(slot) = positions.entry(m.dialog_id) else {
             continue;
         };
         let mut found = dialog
@@ -106,10 +109,6 @@ fn begin_and_read_guard(db: &Connection, messages: &[&NewMessage]) -> Result<Gua
         };
         slot.insert(position);
     }
-    let positions = seen
-        .into_iter()
-        .filter_map(|(id, position)| Some((id, position?)))
-        .collect();
     let mut stored = HashMap::new();
     let mut copy = None;
     for m in messages {
@@ -175,7 +174,7 @@ fn number(row: &rusqlite::Row<'_>, i: usize) -> Result<u64, StoreError> {
 /// the dialog's next seq. Returns the results and the rows to write.
 pub(crate) fn plan(
     messages: &[&NewMessage],
-    mut positions: HashMap<DialogId, Position>,
+    mut positions: Positions,
     mut stored: HashMap<RetryKey, StoredEvent>,
 ) -> (Vec<Result<Appended, StoreError>>, Vec<Row>) {
     let mut results = Vec::with_capacity(messages.len());
@@ -194,7 +193,7 @@ pub(crate) fn plan(
             }));
             continue;
         }
-        let Some(position) = positions.get_mut(&m.dialog_id) else {
+        let Some(position) = positions.get_mut(&m.dialog_id).and_then(Option::as_mut) else {
             results.push(Err(StoreError::NotFound));
             continue;
         };
@@ -326,7 +325,7 @@ mod tests {
             note,
             NewMessage::visitor(a, "a2"),
         ];
-        let positions = HashMap::from([(a, open(4, 3)), (b, open(9, 9))]);
+        let positions = HashMap::from([(a, Some(open(4, 3))), (b, Some(open(9, 9)))]);
         let (results, rows) = plan(&batch.iter().collect::<Vec<_>>(), positions, HashMap::new());
         let got: Vec<_> = results
             .iter()
@@ -367,14 +366,15 @@ mod tests {
             NewMessage::visitor(gone, "nowhere"),
         ];
         let positions = HashMap::from([
-            (a, open(0, 0)),
+            (a, Some(open(0, 0))),
             (
                 closed,
-                Position {
+                Some(Position {
                     status: DialogStatus::Closed,
                     ..open(2, 2)
-                },
+                }),
             ),
+            (gone, None),
         ]);
         let (results, rows) = plan(&batch.iter().collect::<Vec<_>>(), positions, HashMap::new());
         let first = results[0].as_ref().unwrap();
